@@ -77,6 +77,12 @@ const char *kg_batch_source(const kg_batch *b); /* "" when unset */
  * Returns 0 or a negative KG_E* code. */
 int kg_graph_apply(kg_graph *g, const kg_batch *b, kg_error *err);
 
+/* Validate a batch against g exactly as kg_graph_apply would, without
+ * changing anything. After a 0 from kg_graph_check, kg_graph_apply of the
+ * same batch on the same (unchanged) graph fails only on out-of-memory:
+ * the server checks, journals, then applies. */
+int kg_graph_check(const kg_graph *g, const kg_batch *b, kg_error *err);
+
 /* Apply one change record (no batch); same rules. */
 int kg_graph_apply_one(kg_graph *g, const kg_change *c, kg_error *err);
 
