@@ -345,7 +345,7 @@ static kg_atom atom_lookup(const kg_graph *g, const char *s, size_t len,
     uint32_t i = (uint32_t)h & t->mask;
     while (t->slot[i] != KG_NONE) {
         const char *x = atom_s(g, t->slot[i]);
-        if (memcmp(x, s, len) == 0 && x[len] == '\0')
+        if (strncmp(x, s, len) == 0 && x[len] == '\0')
             return t->slot[i];
         i = (i + 1) & t->mask;
     }
@@ -623,7 +623,8 @@ static int set_merge(kg_graph *g, uint32_t base, const uint32_t *w,
         free(o);
         return KG_ENOMEM;
     }
-    memcpy(b, g->pw + g->sets[base].off, 2 * (size_t)bn * 4);
+    if (bn)
+        memcpy(b, g->pw + g->sets[base].off, 2 * (size_t)bn * 4);
     uint32_t i = 0, j = 0, k = 0;
     while (i < bn || j < m) {
         int c;
