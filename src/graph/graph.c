@@ -797,13 +797,11 @@ static unsigned class_for(size_t len)
     return 9 + (b - 3) * 4 + (unsigned)i - 1;
 }
 
-static unsigned pool_shift(unsigned c)
+/* log2 of the blocks per pool chunk: chunks of about 64 KiB. */
+static inline unsigned pool_shift(unsigned c)
 {
-    size_t w = class_cap(c) + 1;
-    unsigned sh = 0;
-    while (((size_t)2 << sh) * w <= 16384)
-        sh++;
-    return sh;
+    size_t q = 16384 / (class_cap(c) + 1);
+    return q <= 1 ? 0 : (unsigned)(63 - __builtin_clzll((unsigned long long)q));
 }
 
 static inline uint32_t *blk_ptr(const kg_graph *g, unsigned c, uint32_t i)
@@ -908,12 +906,15 @@ static int adj_reserve(kg_graph *g, kg_eid e, uint32_t extra)
     return adj_move(g, e, class_for(len + extra));
 }
 
-/* First index in a[0..n) whose (kind, handle) is not below (k, r). */
+/* First index in a[0..n) whose (kind, handle) is not below (k, r).
+ * Binary search down to a window of 32, then a branch-free count over the
+ * window: its loads of the relation records are independent, so the
+ * cache misses overlap instead of following one another. */
 static uint32_t adj_lb(const kg_graph *g, const uint32_t *a, uint32_t n,
                        kg_atom k, kg_rid r)
 {
     uint32_t lo = 0, hi = n;
-    while (lo < hi) {
+    while (hi - lo > 32) {
         uint32_t mid = lo + (hi - lo) / 2;
         kg_rid h = a[mid];
         kg_atom hk = R(g, h)->kind;
@@ -922,7 +923,32 @@ static uint32_t adj_lb(const kg_graph *g, const uint32_t *a, uint32_t n,
         else
             hi = mid;
     }
-    return lo;
+    uint32_t cnt = 0;
+    for (uint32_t i = lo; i < hi; i++) {
+        kg_rid h = a[i];
+        kg_atom hk = R(g, h)->kind;
+        cnt += (uint32_t)((hk < k) | ((hk == k) & (h < r)));
+    }
+    return lo + cnt;
+}
+
+/* [*lo, *hi): the entries of kind k in a[0..n). */
+static void adj_kind_range(const kg_graph *g, const uint32_t *a, uint32_t n,
+                           kg_atom k, uint32_t *lo, uint32_t *hi)
+{
+    if (n <= 32) {
+        uint32_t below = 0, upto = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            kg_atom hk = R(g, a[i])->kind;
+            below += (uint32_t)(hk < k);
+            upto += (uint32_t)(hk <= k);
+        }
+        *lo = below;
+        *hi = upto;
+        return;
+    }
+    *lo = adj_lb(g, a, n, k, 0);
+    *hi = *lo + adj_lb(g, a + *lo, n - *lo, k + 1, 0);
 }
 
 /* Insert handle r (kind k) into e's out- or in-part; room was reserved. */
@@ -1822,8 +1848,8 @@ kg_span kg_adjacent(const kg_graph *g, kg_eid e, kg_dir dir, kg_atom kind)
     }
     if (kind == KG_NONE)
         return sp;
-    uint32_t lo = adj_lb(g, a, n, kind, 0);
-    uint32_t hi = lo + adj_lb(g, a + lo, n - lo, kind + 1, 0);
+    uint32_t lo, hi;
+    adj_kind_range(g, a, n, kind, &lo, &hi);
     if (hi > lo) {
         sp.ids = a + lo;
         sp.n = hi - lo;
