@@ -24,16 +24,35 @@ static bool in(const char *name, const char *const *list)
     return false;
 }
 
-/* Keep these lists in step with what dot_write.c sets and with
- * docs/formats.md. "key" is special to cgraph (edge names). */
+/* Names that are not plain data in a styled file: our structure ("kind",
+ * "aliases", "relation", provenance), cgraph's edge key, and every
+ * Graphviz node or edge attribute - a foreign file's shape=record or
+ * tailport=f0 would otherwise restyle (or break) the styled drawing, so
+ * such data is written as "kg:NAME". Keep in step with docs/formats.md. */
 static const char *const node_reserved[] = {
-    "kind", "aliases", "label", "shape", "style", "fillcolor", "color",
-    "fontcolor", "fontname", "fontsize", "penwidth", "tooltip", "margin",
-    "width", "height", "peripheries", "key", NULL};
+    "kind", "aliases", "key",
+    "area", "class", "color", "colorscheme", "comment", "distortion",
+    "fillcolor", "fixedsize", "fontcolor", "fontname", "fontsize",
+    "gradientangle", "group", "height", "href", "id", "image", "imagepos",
+    "imagescale", "label", "labelloc", "layer", "margin", "nojustify",
+    "ordering", "orientation", "penwidth", "peripheries", "pin", "pos",
+    "rects", "regular", "root", "samplepoints", "shape", "shapefile",
+    "showboxes", "sides", "skew", "sortv", "style", "target", "tooltip",
+    "URL", "vertices", "width", "xlabel", "xlp", "z", NULL};
 static const char *const edge_reserved[] = {
-    "relation", "evidence", "source", "doc_date", "span", "label", "color",
-    "fontcolor", "fontname", "fontsize", "penwidth", "style", "arrowhead",
-    "arrowsize", "tooltip", "labeltooltip", "weight", "key", NULL};
+    "relation", "evidence", "source", "doc_date", "span", "key",
+    "arrowhead", "arrowsize", "arrowtail", "class", "color", "colorscheme",
+    "comment", "constraint", "decorate", "dir", "edgehref", "edgetarget",
+    "edgetooltip", "edgeURL", "fillcolor", "fontcolor", "fontname",
+    "fontsize", "head_lp", "headclip", "headhref", "headlabel", "headport",
+    "headtarget", "headtooltip", "headURL", "href", "id", "label",
+    "labelangle", "labeldistance", "labelfloat", "labelfontcolor",
+    "labelfontname", "labelfontsize", "labelhref", "labeltarget",
+    "labeltooltip", "labelURL", "layer", "len", "lhead", "lp", "ltail",
+    "minlen", "nojustify", "penwidth", "pos", "samehead", "sametail",
+    "showboxes", "style", "tail_lp", "tailclip", "tailhref", "taillabel",
+    "tailport", "tailtarget", "tailtooltip", "tailURL", "target", "tooltip",
+    "URL", "weight", "xlabel", "xlp", NULL};
 
 bool kg_dot_node_reserved(const char *name)
 {

@@ -203,7 +203,7 @@ static void node_label(kg_sbuf *b, const char *id)
 static void write_node(wr_ctx *c, const kg_graph *kg, kg_eid e)
 {
     const char *id = kg_entity_id(kg, e), *kind = kg_entity_kind(kg, e);
-    Agnode_t *n = agnode(c->g, (char *)id, 1);
+    Agnode_t *n = agnode(c->g, (char *)safe_value(c, id), 1);
     if (!n) {
         c->oom = true;
         return;
@@ -271,8 +271,12 @@ static bool is_reserved_prov(const char *k)
 static void write_edge(wr_ctx *c, const kg_graph *kg, kg_rid r)
 {
     const char *rel = kg_relation_kind(kg, r);
-    Agnode_t *t = agnode(c->g, (char *)kg_entity_id(kg, kg_relation_subject(kg, r)), 0);
-    Agnode_t *h = agnode(c->g, (char *)kg_entity_id(kg, kg_relation_object(kg, r)), 0);
+    Agnode_t *t = agnode(
+        c->g, (char *)safe_value(c, kg_entity_id(kg, kg_relation_subject(kg, r))),
+        0);
+    Agnode_t *h = agnode(
+        c->g, (char *)safe_value(c, kg_entity_id(kg, kg_relation_object(kg, r))),
+        0);
     Agedge_t *e = t && h ? agedge(c->g, t, h, NULL, 1) : NULL;
     if (!e) {
         c->oom = true;
@@ -380,7 +384,7 @@ static void write_unlinked(wr_ctx *c, const kg_graph *kg, const kg_eid *ents,
         kg_eid e = ents[i];
         if (kg_degree(kg, e, KG_OUT) || kg_degree(kg, e, KG_IN))
             continue;
-        Agnode_t *n = agnode(c->g, (char *)kg_entity_id(kg, e), 0);
+        Agnode_t *n = agnode(c->g, (char *)safe_value(c, kg_entity_id(kg, e)), 0);
         if (!n)
             continue;
         if (!sub) {
