@@ -11,9 +11,10 @@
  *  - relations: 20-byte records {subject, object, kind, quals, prov} in
  *    chunks of 64Ki; a dead record has kind == KG_NONE and its subject
  *    field links the free list.
- *  - entities: 24-byte records {id, kind index | size class, ext, nout,
- *    nin, block}; aliases and attributes live in a side "ext" record since
- *    most entities have none. A dead record has id == KG_NONE.
+ *  - entities: 20-byte records {id, kind index | ext flag | size class,
+ *    nout, nin, block}; aliases and attributes live in a side "ext" record,
+ *    found through a small hash by entity, since most entities have none.
+ *    A dead record has id == KG_NONE.
  *  - adjacency: one block per entity holding its out-handles then its
  *    in-handles, each part sorted by (kind, handle). Blocks come from
  *    per-size-class pools that stay dense: freeing a block moves the
@@ -51,6 +52,7 @@ typedef struct ext {
     uint32_t *aliases; /* alias record ids, insertion order */
     uint32_t n_aliases;
     uint32_t attrs; /* pair set; for a free record: next free */
+    kg_eid owner;
 } ext;
 
 typedef struct aliasrec {
@@ -66,8 +68,7 @@ typedef struct rel {
 
 typedef struct ent {
     kg_atom id;  /* KG_NONE: dead, blk links the free list */
-    uint32_t kc; /* kind index (low 24 bits) | block size class << 24 */
-    uint32_t ext; /* 0 = no aliases or attributes */
+    uint32_t kc; /* kind index (low 23 bits) | EXT_FLAG | size class << 24 */
     uint32_t nout, nin;
     uint32_t blk; /* block index in pool[class] */
 } ent;
@@ -89,7 +90,8 @@ typedef struct apool {
 #define ATOM_MAX_LEN ((size_t)1 << 30)
 #define REL_CHUNK_BITS 16
 #define ENT_CHUNK_BITS 14
-#define KIND_MAX ((uint32_t)1 << 24)
+#define KIND_MAX ((uint32_t)1 << 23)
+#define EXT_FLAG ((uint32_t)1 << 23) /* the entity has an ext record */
 #define ITEM_MAX ((uint32_t)0xFFFFFF00u)
 #define DEGREE_MAX ((uint32_t)1 << 30)
 
@@ -131,6 +133,7 @@ struct kg_graph {
     htab alias_idx;
     ext *exts;
     uint32_t n_exts, cap_exts, ext_free;
+    htab ext_idx; /* ext records by owner */
     aliasrec *aliases;
     uint32_t n_aliasrec, cap_aliasrec, alias_free;
 
@@ -889,7 +892,7 @@ static int adj_move(kg_graph *g, kg_eid e, unsigned nc)
     }
     if (c)
         blk_free(g, c, x->blk);
-    x->kc = ent_kind(x) | (uint32_t)nc << 24;
+    x->kc = (x->kc & (KIND_MAX - 1 + EXT_FLAG)) | (uint32_t)nc << 24;
     x->blk = nb;
     return 0;
 }
@@ -1126,6 +1129,7 @@ void kg_graph_destroy(kg_graph **gp)
         }
     }
     gm_free(g, g->exts, (size_t)g->cap_exts * sizeof(ext));
+    htab_free(g, &g->ext_idx);
     gm_free(g, g->aliases, (size_t)g->cap_aliasrec * sizeof(aliasrec));
     for (uint32_t i = 0; i < g->n_kinds; i++)
         gm_free(g, g->kinds[i].list, (size_t)g->kinds[i].list_cap * sizeof(uint32_t));
@@ -1185,12 +1189,34 @@ static void ent_take(kg_graph *g, kg_eid e)
         g->ent_hi++;
 }
 
+static uint64_t ext_rehash(const kg_graph *g, uint32_t xi)
+{
+    return mix64(g->exts[xi].owner);
+}
+
+/* e's ext record, 0 (the empty record) when it has none. */
+static uint32_t ext_of(const kg_graph *g, kg_eid e)
+{
+    if (!(E(g, e)->kc & EXT_FLAG))
+        return 0;
+    const htab *t = &g->ext_idx;
+    uint32_t i = (uint32_t)mix64(e) & t->mask;
+    while (t->slot[i] != KG_NONE) {
+        if (g->exts[t->slot[i]].owner == e)
+            return t->slot[i];
+        i = (i + 1) & t->mask;
+    }
+    return 0; /* cannot happen while the flag is right */
+}
+
+/* e's ext record, created when missing; 0 on out-of-memory. */
 static uint32_t ext_get(kg_graph *g, kg_eid e)
 {
-    ent *x = E(g, e);
-    if (x->ext)
-        return x->ext;
-    uint32_t xi;
+    uint32_t xi = ext_of(g, e);
+    if (xi)
+        return xi;
+    if (htab_reserve(g, &g->ext_idx, 1, ext_rehash))
+        return 0;
     if (g->ext_free != KG_NONE) {
         xi = g->ext_free;
         g->ext_free = g->exts[xi].attrs;
@@ -1204,18 +1230,23 @@ static uint32_t ext_get(kg_graph *g, kg_eid e)
     g->exts[xi].aliases = NULL;
     g->exts[xi].n_aliases = 0;
     g->exts[xi].attrs = 0;
-    x->ext = xi;
+    g->exts[xi].owner = e;
+    htab_put(&g->ext_idx, mix64(e), xi);
+    E(g, e)->kc |= EXT_FLAG;
     return xi;
 }
 
 static void ext_release_if_empty(kg_graph *g, kg_eid e)
 {
-    ent *x = E(g, e);
-    ext *t = &g->exts[x->ext];
-    if (x->ext && t->n_aliases == 0 && t->attrs == 0) {
+    uint32_t xi = ext_of(g, e);
+    ext *t = &g->exts[xi];
+    if (xi && t->n_aliases == 0 && t->attrs == 0) {
+        htab_del_at(g, &g->ext_idx, htab_slot_of(&g->ext_idx, mix64(e), xi),
+                    ext_rehash);
+        t->owner = KG_NONE;
         t->attrs = g->ext_free;
-        g->ext_free = x->ext;
-        x->ext = 0;
+        g->ext_free = xi;
+        E(g, e)->kc &= ~EXT_FLAG;
     }
 }
 
@@ -1339,7 +1370,6 @@ static int entity_create(kg_graph *g, const char *id, kg_atom kind,
     ent *x = E(g, e);
     x->id = ida;
     x->kc = ki;
-    x->ext = 0;
     x->nout = x->nin = 0;
     x->blk = 0;
     htab_put(&g->id_idx, hash_bytes(id, strlen(id), true), e);
@@ -1434,8 +1464,9 @@ int kg_entity_remove(kg_graph *g, kg_eid e, kg_error *err)
         adj_move(g, e, 0);
     htab_del_at(g, &g->id_idx,
                 htab_slot_of(&g->id_idx, id_rehash(g, e), e), id_rehash);
-    if (x->ext) {
-        ext *t = &g->exts[x->ext];
+    uint32_t xi = ext_of(g, e);
+    if (xi) {
+        ext *t = &g->exts[xi];
         for (uint32_t i = 0; i < t->n_aliases; i++) {
             uint32_t aid = t->aliases[i];
             htab_del_at(g, &g->alias_idx,
@@ -1491,14 +1522,14 @@ size_t kg_entity_alias_count(const kg_graph *g, kg_eid e)
 {
     if (!ent_ok(g, e))
         return 0;
-    return g->exts[E(g, e)->ext].n_aliases;
+    return g->exts[ext_of(g, e)].n_aliases;
 }
 
 const char *kg_entity_alias(const kg_graph *g, kg_eid e, size_t i)
 {
     if (!ent_ok(g, e))
         return NULL;
-    const ext *t = &g->exts[E(g, e)->ext];
+    const ext *t = &g->exts[ext_of(g, e)];
     return i < t->n_aliases ? atom_s(g, g->aliases[t->aliases[i]].atom) : NULL;
 }
 
@@ -1506,7 +1537,7 @@ size_t kg_entity_attr_count(const kg_graph *g, kg_eid e)
 {
     if (!ent_ok(g, e))
         return 0;
-    return g->sets[g->exts[E(g, e)->ext].attrs].n;
+    return g->sets[g->exts[ext_of(g, e)].attrs].n;
 }
 
 kg_pair kg_entity_attr(const kg_graph *g, kg_eid e, size_t i)
@@ -1515,14 +1546,14 @@ kg_pair kg_entity_attr(const kg_graph *g, kg_eid e, size_t i)
         kg_pair none = {NULL, NULL};
         return none;
     }
-    return set_pair(g, g->exts[E(g, e)->ext].attrs, i);
+    return set_pair(g, g->exts[ext_of(g, e)].attrs, i);
 }
 
 const char *kg_entity_attr_get(const kg_graph *g, kg_eid e, const char *key)
 {
     if (!ent_ok(g, e))
         return NULL;
-    return set_get(g, g->exts[E(g, e)->ext].attrs, key);
+    return set_get(g, g->exts[ext_of(g, e)].attrs, key);
 }
 
 size_t kg_entity_count(const kg_graph *g)
