@@ -160,13 +160,14 @@ static int gunzip(const char *path, const unsigned char *in, size_t n,
                 zr = Z_DATA_ERROR; /* truncated stream */
             break;
         }
-        kg_sbuf_put(&b, (const char *)chunk, sizeof chunk - z.avail_out);
-        if (b.len > KG_IO_MAX_FILE) {
+        size_t got = sizeof chunk - z.avail_out;
+        if (got >= KG_IO_MAX_FILE - b.len) { /* checked before growing */
             inflateEnd(&z);
             kg_sbuf_free(&b);
             return kg_error_set(err, KG_ELIMIT, "%s:1: uncompressed data "
                                 "larger than %zu bytes", path, KG_IO_MAX_FILE);
         }
+        kg_sbuf_put(&b, (const char *)chunk, got);
         if (zr == Z_STREAM_END && z.avail_in > 0) {
             /* concatenated gzip members, as gzip(1) allows */
             if (inflateReset(&z) != Z_OK)
@@ -200,7 +201,7 @@ static int slurp(const char *path, char **out, size_t *len, kg_error *err)
     size_t n;
     int rc = 0;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b.len + n > KG_IO_MAX_FILE) {
+        if (n >= KG_IO_MAX_FILE - b.len) {
             rc = kg_error_set(err, KG_ELIMIT, "%s:1: larger than %zu bytes",
                               path, KG_IO_MAX_FILE);
             break;

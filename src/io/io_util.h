@@ -13,7 +13,7 @@
 #include "kg/graph.h"
 
 /* Limits on input: checked before anything is allocated. */
-#define KG_IO_MAX_FILE ((size_t)512 << 20)  /* bytes of one (unzipped) file */
+#define KG_IO_MAX_FILE ((size_t)256 << 20)  /* bytes of one (unzipped) file */
 #define KG_IO_MAX_FIELD ((size_t)1 << 20)   /* bytes of one name or value */
 #define KG_IO_MAX_PAIRS 4096                /* attributes/qualifiers/aliases */
 

@@ -14,7 +14,7 @@
 
 #include "kg/io.h"
 
-static int tu_cmp_str(const void *a, const void *b)
+static inline int tu_cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -102,7 +102,7 @@ static char **tu_texts(const kg_graph *g, int rel, size_t *n)
 }
 
 /* Printable excerpt of a canonical text for failure messages. */
-static void tu_show(const char *label, const char *s)
+static inline void tu_show(const char *label, const char *s)
 {
     char buf[240];
     size_t k = 0;
@@ -115,7 +115,7 @@ static void tu_show(const char *label, const char *s)
 /* True when a and b hold the same entities and the same multiset of
  * relations (kind, endpoints, qualifiers, provenance). what names the
  * comparison in messages. */
-static int tu_graphs_equal(const kg_graph *a, const kg_graph *b, const char *what)
+static inline int tu_graphs_equal(const kg_graph *a, const kg_graph *b, const char *what)
 {
     int same = 1;
     for (int rel = 0; rel < 2; rel++) {
@@ -147,7 +147,7 @@ static int tu_graphs_equal(const kg_graph *a, const kg_graph *b, const char *wha
 }
 
 /* Load a string as if it were a file of the given format into g. */
-static int tu_load_string(kg_graph *g, const char *text, size_t len,
+static inline int tu_load_string(kg_graph *g, const char *text, size_t len,
                           const char *name, kg_format fmt, kg_error *err)
 {
     kg_batch *b = kg_batch_new();
@@ -187,7 +187,7 @@ typedef struct tu_stderr {
     char path[64];
 } tu_stderr;
 
-static void tu_stderr_begin(tu_stderr *s)
+static inline void tu_stderr_begin(tu_stderr *s)
 {
     fflush(stderr);
     snprintf(s->path, sizeof s->path, "/tmp/kg-test-stderr-XXXXXX");
@@ -199,7 +199,7 @@ static void tu_stderr_begin(tu_stderr *s)
     close(fd);
 }
 
-static long tu_stderr_end(tu_stderr *s)
+static inline long tu_stderr_end(tu_stderr *s)
 {
     fflush(stderr);
     dup2(s->saved, 2);
@@ -241,7 +241,7 @@ static char *tu_temp_file(const char *suffix, const void *data, size_t len)
 }
 
 /* True when s is valid UTF-8 (a simple check, enough for tests). */
-static int tu_utf8_valid(const char *s)
+static inline int tu_utf8_valid(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
