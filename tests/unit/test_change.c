@@ -229,6 +229,77 @@ static void test_all_or_nothing(void **state)
     kg_graph_destroy(&g);
 }
 
+static void test_check_then_apply(void **state)
+{
+    (void)state;
+    kg_graph *g = kg_graph_new();
+    kg_relation_spec xy = {.subject = "X", .relation = "r", .object = "Y"};
+    assert_int_equal(kg_relation_add(g, &xy, NULL, NULL), 0);
+    kg_batch *b = kg_batch_new();
+    /* Both removals name things that exist now; the second one finds
+     * nothing left when it is applied, which is not an error. */
+    assert_int_equal(kg_batch_remove_entity(b, "x", 1), 0);
+    assert_int_equal(kg_batch_remove_relation(b, &xy, 2), 0);
+    assert_int_equal(kg_batch_remove_entity(b, "X", 3), 0);
+    kg_error err;
+    assert_int_equal(kg_graph_check(g, b, &err), 0);
+    assert_int_equal(kg_graph_apply(g, b, &err), 0);
+    assert_int_equal(err.code, 0);
+    assert_int_equal(kg_entity_count(g), 1);
+    assert_int_equal(kg_relation_count(g), 0);
+
+    /* An empty qualifier key in the third change: nothing is applied. */
+    kg_batch_clear(b);
+    kg_entity_spec e = {.id = "A", .kind = "country"};
+    kg_relation_spec ok = {.subject = "A", .relation = "r", .object = "Y"};
+    kg_pair badq[] = {{"", "x"}};
+    kg_relation_spec bad = {.subject = "A", .relation = "r", .object = "Y",
+                            .quals = badq, .n_quals = 1};
+    assert_int_equal(kg_batch_set_source(b, "in.tsv"), 0);
+    assert_int_equal(kg_batch_add_entity(b, &e, 4), 0);
+    assert_int_equal(kg_batch_add_relation(b, &ok, 5), 0);
+    assert_int_equal(kg_batch_add_relation(b, &bad, 6), 0);
+    assert_int_equal(kg_graph_apply(g, b, &err), KG_EINVAL);
+    assert_string_equal(err.message, "in.tsv:6: qualifier without a key");
+    assert_int_equal(kg_entity_count(g), 1);
+    assert_int_equal(kg_relation_count(g), 0);
+    assert_int_equal(kg_entity_find(g, "A"), KG_NONE);
+
+    /* Without a line number the change is counted from 1. */
+    kg_batch_clear(b);
+    assert_int_equal(kg_batch_remove_entity(b, "Nobody", 0), 0);
+    assert_int_equal(kg_graph_check(g, b, &err), KG_ENOTFOUND);
+    assert_string_equal(err.message, "in.tsv: change 1: no entity 'Nobody' to remove");
+    assert_int_equal(kg_batch_set_source(b, NULL), 0);
+    assert_int_equal(kg_graph_check(g, b, &err), KG_ENOTFOUND);
+    assert_string_equal(err.message, "change 1: no entity 'Nobody' to remove");
+
+    /* Removal of a relation added earlier in the batch under other names
+     * (alias, case), with qualifiers as a subset. */
+    kg_batch_clear(b);
+    const char *al[] = {"Deutschland"};
+    kg_entity_spec de = {.id = "Germany", .aliases = al, .n_aliases = 1};
+    kg_pair q[] = {{"year", "2024"}, {"goods", "cars"}};
+    kg_relation_spec add = {.subject = "Germany", .relation = "exports-to",
+                            .object = "y", .quals = q, .n_quals = 2};
+    kg_relation_spec rm = {.subject = "deutschland", .relation = "exports-to",
+                           .object = "Y", .quals = q + 1, .n_quals = 1};
+    assert_int_equal(kg_batch_add_entity(b, &de, 1), 0);
+    assert_int_equal(kg_batch_add_relation(b, &add, 2), 0);
+    assert_int_equal(kg_batch_remove_relation(b, &rm, 3), 0);
+    assert_int_equal(kg_graph_apply(g, b, &err), 0);
+    assert_int_equal(kg_relation_count(g), 0);
+    assert_int_equal(kg_entity_count(g), 2);
+    /* A kind that differs only in case is another kind. */
+    kg_batch_clear(b);
+    rm.relation = "Exports-To";
+    assert_int_equal(kg_batch_add_relation(b, &add, 1), 0);
+    assert_int_equal(kg_batch_remove_relation(b, &rm, 2), 0);
+    assert_int_equal(kg_graph_check(g, b, &err), KG_ENOTFOUND);
+    kg_batch_destroy(&b);
+    kg_graph_destroy(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_batch_invalid),
         cmocka_unit_test(test_apply),
         cmocka_unit_test(test_all_or_nothing),
+        cmocka_unit_test(test_check_then_apply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -526,6 +526,106 @@ static void test_huge_names(void **state)
     kg_graph_destroy(&g);
 }
 
+static void test_provenance_and_memory(void **state)
+{
+    (void)state;
+    kg_graph *g = kg_graph_new();
+    kg_eid a = add_ent(g, "A", NULL), b = add_ent(g, "B", NULL);
+    kg_atom k = kg_atom_intern(g, "rel", 3);
+    kg_pair p1[] = {{"span", "1-5"}, {"source", "x"}};
+    kg_pair p2[] = {{"source", "y"}, {"doc_date", "2025-01-01"}, {"span", "9-9"}};
+    kg_rid r, r2;
+    assert_int_equal(kg_relation_add_ids(g, a, k, b, NULL, 0, p1, 2, &r, NULL), 0);
+    assert_int_equal(kg_relation_add_ids(g, a, k, b, NULL, 0, p2, 3, &r2, NULL), 1);
+    assert_int_equal(r, r2);
+    assert_int_equal(kg_relation_prov_count(g, r), 3);
+    assert_string_equal(kg_relation_prov_get(g, r, "source"), "x");
+    assert_string_equal(kg_relation_prov_get(g, r, "span"), "1-5");
+    assert_string_equal(kg_relation_prov_get(g, r, "doc_date"), "2025-01-01");
+    /* sorted by key */
+    assert_string_equal(kg_relation_prov(g, r, 0).key, "doc_date");
+    assert_string_equal(kg_relation_prov(g, r, 1).key, "source");
+    assert_string_equal(kg_relation_prov(g, r, 2).key, "span");
+    /* The same key twice in one call: the last value counts. */
+    kg_pair dup[] = {{"q", "1"}, {"q", "2"}};
+    kg_pair one[] = {{"q", "2"}};
+    kg_rid d1, d2;
+    assert_int_equal(kg_relation_add_ids(g, a, k, b, dup, 2, NULL, 0, &d1, NULL), 0);
+    assert_int_equal(kg_relation_add_ids(g, a, k, b, one, 1, NULL, 0, &d2, NULL), 1);
+    assert_int_equal(d1, d2);
+    /* A NULL value is the empty string. */
+    kg_pair nv[] = {{"q", NULL}};
+    kg_rid n1;
+    assert_int_equal(kg_relation_add_ids(g, a, k, b, nv, 1, NULL, 0, &n1, NULL), 0);
+    assert_string_equal(kg_relation_qual_get(g, n1, "q"), "");
+
+    /* Memory goes back down when relations and entities go. */
+    size_t base = kg_graph_memory(g);
+    kg_eid hub = add_ent(g, "hub", NULL);
+    kg_rid rs[3000];
+    for (int i = 0; i < 3000; i++) {
+        char q[16];
+        snprintf(q, sizeof q, "%d", i);
+        kg_pair qq[] = {{"n", q}};
+        assert_int_equal(kg_relation_add_ids(g, hub, k, i % 2 ? a : hub, qq, 1,
+                                             NULL, 0, &rs[i], NULL), 0);
+    }
+    size_t full = kg_graph_memory(g);
+    assert_true(full > base + 3000 * 8);
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(kg_relation_remove(g, rs[i], NULL), 0);
+    size_t after = kg_graph_memory(g);
+    assert_true(after < full);
+    /* Re-adding reuses the freed handles: no new relation chunk. */
+    kg_rid again;
+    kg_pair qq[] = {{"n", "0"}};
+    assert_int_equal(kg_relation_add_ids(g, hub, k, hub, qq, 1, NULL, 0, &again, NULL), 0);
+    assert_true(again <= rs[2999]);
+    kg_graph_destroy(&g);
+}
+
+static void test_kind_changes(void **state)
+{
+    (void)state;
+    kg_graph *g = kg_graph_new();
+    kg_eid e[6];
+    for (int i = 0; i < 6; i++) {
+        char n[8];
+        snprintf(n, sizeof n, "n%d", i);
+        e[i] = add_ent(g, n, i % 2 ? "person" : "country");
+    }
+    /* Relations create "unknown" entities; a later kind replaces it. */
+    add_rel(g, "n0", "knows", "stranger");
+    kg_eid s = kg_entity_find(g, "stranger");
+    assert_int_equal(kg_entities_of_kind(g, "unknown").n, 1);
+    assert_int_equal(kg_entities_of_kind(g, "").n, 1);
+    add_ent(g, "STRANGER", "person");
+    assert_string_equal(kg_entity_kind(g, s), "person");
+    assert_int_equal(kg_entities_of_kind(g, "unknown").n, 0);
+    kg_span p = kg_entities_of_kind(g, "person");
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.ids[0], e[1]);
+    assert_int_equal(p.ids[3], s);
+    /* Removing keeps the insertion order of the others. */
+    assert_int_equal(kg_entity_remove(g, e[3], NULL), 0);
+    p = kg_entities_of_kind(g, "person");
+    assert_int_equal(p.n, 3);
+    assert_int_equal(p.ids[0], e[1]);
+    assert_int_equal(p.ids[1], e[5]);
+    assert_int_equal(p.ids[2], s);
+    kg_atom kinds[8];
+    size_t counts[8];
+    size_t nk = kg_entity_kinds(g, kinds, counts, 8);
+    assert_int_equal(nk, 2);
+    size_t total = 0;
+    for (size_t i = 0; i < nk; i++)
+        total += counts[i];
+    assert_int_equal(total, kg_entity_count(g));
+    assert_int_equal(kg_relation_kinds(g, kinds, counts, 8), 1);
+    assert_int_equal(counts[0], 1);
+    kg_graph_destroy(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +638,8 @@ int main(void)
         cmocka_unit_test(test_entity_remove),
         cmocka_unit_test(test_kinds_stats),
         cmocka_unit_test(test_huge_names),
+        cmocka_unit_test(test_provenance_and_memory),
+        cmocka_unit_test(test_kind_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
