@@ -258,15 +258,35 @@ static bool is_word(const kg_extractor *x, int t, int cls)
     return t >= 0 && t < x->ntok && x_word_in(x, cls, x_low(x, t), x->toks[t].len);
 }
 
-/* A person's name after a title: 1-4 capitalised words. */
+static bool name_particle(const kg_extractor *x, int t)
+{
+    static const char *const p[] = {"von", "van", "der", "den", "de", "da",
+                                    "das", "dos", "du", "di", "la", "le",
+                                    "bin", "al", "ibn", "del"};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+        if (x_is(x, t, p[i]))
+            return true;
+    return false;
+}
+
+/* A person's name after a title: capitalised words, with particles
+ * inside ("Ursula von der Leyen", "Luiz Inacio Lula da Silva"). */
 static int name_after(const kg_extractor *x, int t)
 {
-    int i = t;
-    while (i < x->ntok && i - t < 4 && (x->toks[i].fl & T_CAP) &&
-           (x->toks[i].fl & T_WORD) && !(x->toks[i].fl & T_ALLCAPS) &&
-           !(x->m_at[i] >= 0 && x->ents[x->ms[x->m_at[i]].ent[0]].kind != K_PERSON))
+    int i = t, last = t;
+    while (i < x->ntok && i - t < 7) {
+        const xtok *k = &x->toks[i];
+        if (i > t && name_particle(x, i)) {
+            i++;
+            continue;
+        }
+        if (!(k->fl & T_CAP) || !(k->fl & T_WORD) || (k->fl & T_ALLCAPS) ||
+            (x->m_at[i] >= 0 && x->ents[x->ms[x->m_at[i]].ent[0]].kind != K_PERSON))
+            break;
         i++;
-    return i - t;
+        last = i;
+    }
+    return last - t;
 }
 
 static int cmp_mention(const void *a, const void *b)
@@ -527,8 +547,9 @@ void x_find_mentions(kg_extractor *x)
             for (int q = 0; q < m->n; q++)
                 m->ent[q] = x_resolve(x, m->ent[q], ST_ACTOR);
         }
-        if (m->t0 > 0 && is_word(x, m->t0 - 1, W_PREP))
-            m->fl |= M_PREP;
+        if (m->t0 > 0 && (is_word(x, m->t0 - 1, W_PREP) || x_is(x, m->t0 - 1, "a") ||
+                          x_is(x, m->t0 - 1, "an") || x_is(x, m->t0 - 1, "another")))
+            m->fl |= M_PREP; /* "to China", "a NATO member": no subject */
         for (int q = 0; q < m->n; q++)
             note_entity(x, m->ent[q]);
         x->mentions++;

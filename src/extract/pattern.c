@@ -412,6 +412,16 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
         snprintf(item, cap, "%s", x->prod_canon[best]);
         return i;
     }
+    /* "... products and slapped duties": a participle is no product;
+     * nor is a capitalised word ("on Friday") */
+    size_t l0 = x->toks[w0].len;
+    const char *f0 = x_low(x, w0);
+    if ((x->toks[w0].fl & T_CAP) && w0 > 0)
+        return -1;
+    if (l0 > 4 && !strcmp(f0 + l0 - 2, "ed"))
+        return -1;
+    if (l0 > 5 && w0 > t && !strcmp(f0 + l0 - 3, "ing"))
+        return -1;
     int e1 = w1;
     while (e1 - 1 > w0 && x_word_in(x, W_TRIM, x_low(x, e1 - 1), x->toks[e1 - 1].len))
         e1--;
@@ -445,9 +455,6 @@ static int match_np_list(kg_extractor *x, int t, bool list, scap *c)
         int origin;
         bool generic;
         int e = match_np(x, i + other, item, sizeof item, &origin, &generic);
-#ifdef X_DEBUG
-        fprintf(stderr, "np at %d (%s) other=%d -> %d item=%s generic=%d\n", i, x_low(x, i), other, e, e >= 0 ? item : "", e >= 0 ? generic : -1);
-#endif
         if (e < 0)
             break;
         if (!(other && generic) && !generic && c->n < X_MAX_LIST) {
@@ -460,8 +467,8 @@ static int match_np_list(kg_extractor *x, int t, bool list, scap *c)
         i = e;
         if (first_end < 0)
             first_end = e;
-        if (!list)
-            break;
+        if (!list || closed)
+            break; /* the item after "and" ends the list */
         int j = i;
         if (j < n && x_is(x, j, ","))
             j++;
@@ -525,8 +532,11 @@ static int match_agreement(kg_extractor *x, int t, scap *c)
         }
         if (!(x->toks[i].fl & T_WORD) && !x_is(x, i, "-"))
             return -1;
-        if (x_word_in(x, W_STOP, w, x->toks[i].len) ||
-            x_word_in(x, W_CLAUSE_END, w, x->toks[i].len))
+        size_t wl = x->toks[i].len;
+        if (x_word_in(x, W_STOP, w, wl) || x_word_in(x, W_CLAUSE_END, w, wl) ||
+            x_word_in(x, W_PREP, w, wl) || x->m_at[i] >= 0 ||
+            (i > h0 && x_word_in(x, W_DET, w, wl)) ||
+            (wl > 4 && !strcmp(w + wl - 2, "ed")))
             return -1;
         i++;
     }
