@@ -70,6 +70,17 @@ static int expect(json_ctx *c, char ch)
     return jfail(c, KG_EPARSE, "expected '%c'", ch);
 }
 
+/* The end of a list or object, after its last item: ',' was not there. */
+static int close_with(json_ctx *c, char ch)
+{
+    if (eat(c, ch))
+        return 0;
+    if (c->p >= c->end)
+        return jfail(c, KG_EPARSE, "unexpected end of input, expected ',' or "
+                                   "'%c'", ch);
+    return jfail(c, KG_EPARSE, "expected ',' or '%c'", ch);
+}
+
 static int hex4(json_ctx *c, const char *q, uint32_t *v)
 {
     *v = 0;
@@ -259,7 +270,7 @@ static int pair_map(json_ctx *c, kg_pairv *v, const char *what)
         if (kg_pairv_push(v, k, val))
             return jfail(c, KG_ENOMEM, "out of memory");
     } while (eat(c, ','));
-    return expect(c, '}');
+    return close_with(c, '}');
 }
 
 static int string_array(json_ctx *c, kg_strv *v)
@@ -279,7 +290,7 @@ static int string_array(json_ctx *c, kg_strv *v)
         if (*s && kg_strv_push(v, s))
             return jfail(c, KG_ENOMEM, "out of memory");
     } while (eat(c, ','));
-    return expect(c, ']');
+    return close_with(c, ']');
 }
 
 /* Each field once; a second occurrence is an error (strict). */
@@ -328,7 +339,7 @@ static int entity(json_ctx *c)
                 return jfail(c, KG_EPARSE, "unknown entity field \"%.40s\"", k);
             }
         } while (eat(c, ','));
-        if ((rc = expect(c, '}')))
+        if ((rc = close_with(c, '}')))
             return rc;
     }
     if (!s.id || !*s.id)
@@ -378,7 +389,7 @@ static int relation(json_ctx *c)
                              k);
             }
         } while (eat(c, ','));
-        if ((rc = expect(c, '}')))
+        if ((rc = close_with(c, '}')))
             return rc;
     }
     for (size_t i = 0; i < 3; i++)
@@ -403,7 +414,7 @@ static int array_of(json_ctx *c, int (*item)(json_ctx *))
         if ((rc = item(c)))
             return rc;
     } while (eat(c, ','));
-    return expect(c, ']');
+    return close_with(c, ']');
 }
 
 static int document(json_ctx *c)
@@ -433,7 +444,7 @@ static int document(json_ctx *c)
                              k);
             }
         } while (eat(c, ','));
-        if ((rc = expect(c, '}')))
+        if ((rc = close_with(c, '}')))
             return rc;
     }
     ws(c);

@@ -303,11 +303,11 @@ static int parse(tsv_ctx *c, char *data, size_t len)
         p = eol + 1;
         if (blank(line))
             continue;
-        any = true;
         char *f[MAX_COLS + 1];
         if (line[0] == '#') {
             if (strncmp(line, "#@entity\t", 9) != 0)
                 continue;
+            any = true;
             size_t n = split(line + 9, '\t', f, 4);
             if (n > 4)
                 return fail(c, KG_EPARSE,
@@ -316,6 +316,7 @@ static int parse(tsv_ctx *c, char *data, size_t len)
                 return rc;
             continue;
         }
+        any = true;
         size_t n = split(line, '\t', f, MAX_COLS);
         for (size_t i = 0; i < n && i < MAX_COLS; i++)
             if (strlen(f[i]) > KG_IO_MAX_FIELD)
@@ -347,7 +348,7 @@ static int parse(tsv_ctx *c, char *data, size_t len)
     }
     if (!any) {
         c->line = 1;
-        return fail(c, KG_EPARSE, "empty file: no header");
+        return fail(c, KG_EPARSE, "empty file: no header and no #@entity line");
     }
     return 0;
 }
