@@ -236,12 +236,13 @@ void kg_subgraph_free(kg_subgraph *res);
  * digits, '_' and '-'). Qualifier terms: key = constant (the qualifier
  * must have exactly that value), key = "?var" (binds or joins the
  * qualifier's value), value NULL (the key must be present). A variable
- * may appear in several positions and patterns; it binds an entity (in a
- * subject/object position) or a string (relation kind, qualifier value).
- * When an entity binding meets a string, the string is resolved with
- * kg_entity_find and they match when it names that entity - so
- * origin = "?b" joins with ?b = China when the qualifier says "China" or
- * "PRC". Two strings compare exactly. */
+ * may appear in several positions and patterns. A variable that appears
+ * in a subject or object position anywhere is an entity variable: it
+ * binds entities, and a string met in a relation or qualifier position is
+ * resolved with kg_entity_find (a string naming no entity does not match)
+ * - so origin = "?b" joins with ?b = China when the qualifier says "China"
+ * or "PRC", and the row shows "China". Other variables bind strings,
+ * which compare exactly. */
 typedef struct kg_match_pattern {
     const char *subject;
     const char *relation;
