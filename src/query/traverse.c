@@ -307,6 +307,8 @@ int kg_query_path(const kg_graph *g, const kg_path_query *q, kg_path_list *res,
                 rc = NOMEM(err);
                 goto done;
             }
+            if (!q->all)
+                break;
             continue;
         }
         top++;
