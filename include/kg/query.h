@@ -125,7 +125,7 @@ void kg_rid_list_free(kg_rid_list *res);
 
 typedef struct kg_neighbors_query {
     const char *entity;              /* start entity name, required */
-    kg_dir dir;                      /* 0 = KG_BOTH */
+    kg_dir dir;                      /* 0 = KG_OUT (as in the protocol) */
     const char *const *relations;    /* relation kinds to follow; */
     size_t n_relations;              /* 0 = every kind */
     kg_query_opts opts;              /* max_depth = BFS depth (0 = 1) */

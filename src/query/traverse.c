@@ -87,7 +87,7 @@ int kg_query_neighbors(const kg_graph *g, const kg_neighbors_query *q,
         return rc;
     kg_q_follow f;
     rc = kg_q_follow_init(&f, g, q->relations, q->n_relations,
-                          q->dir ? q->dir : KG_BOTH, q->opts.as_of, err);
+                          q->dir ? q->dir : KG_OUT, q->opts.as_of, err);
     if (rc)
         return rc;
     kg_q_clock clk = {q->opts.deadline, 0};

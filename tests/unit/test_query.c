@@ -286,7 +286,12 @@ static void test_neighbors(void **state)
     kg_neighbor_list l;
     kg_error err;
 
-    kg_neighbors_query q = {.entity = "A"};
+    kg_neighbors_query q = {.entity = "A"}; /* default: out, depth 1 */
+    assert_int_equal(kg_query_neighbors(g, &q, &l, NULL), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(eid_name(g, l.items[0].entity), "B");
+    kg_neighbor_list_free(&l);
+    q.dir = KG_BOTH;
     assert_int_equal(kg_query_neighbors(g, &q, &l, NULL), 0);
     /* depth 1, both directions: out-edges first (B; the self-loop is
      * skipped), then in-edges (C, D) */
@@ -337,7 +342,8 @@ static void test_neighbors(void **state)
     kg_neighbor_list_free(&l);
 
     /* limit */
-    q = (kg_neighbors_query){.entity = "A", .opts = {.limit = 2, .max_depth = 5}};
+    q = (kg_neighbors_query){.entity = "A", .dir = KG_BOTH,
+                             .opts = {.limit = 2, .max_depth = 5}};
     assert_int_equal(kg_query_neighbors(g, &q, &l, NULL), 0);
     assert_int_equal(l.n, 2);
     assert_true(l.truncated);
