@@ -329,6 +329,7 @@ static bool np_word(const kg_extractor *x, int t)
     if (!(k->fl & T_WORD) || x->m_at[t] >= 0)
         return false;
     if (x_word_in(x, W_STOP, w, k->len) || x_word_in(x, W_PREP, w, k->len) ||
+        x_word_in(x, W_VERB, w, k->len) ||
         x_word_in(x, W_DET, w, k->len) || x_word_in(x, W_CLAUSE_END, w, k->len))
         return false;
     return true;
@@ -338,7 +339,7 @@ static bool np_word(const kg_extractor *x, int t)
  * [made in|from|originating from M]. Fills item (lexicon-normalised) and
  * origin; returns the end token or -1. */
 static int match_np(kg_extractor *x, int t, char *item, size_t cap,
-                    int *origin, bool *generic)
+                    int *origin, bool *generic, bool continued, int maxw)
 {
     int i = t, n = x->ntok;
     *origin = -1;
@@ -358,7 +359,10 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
                   x_is(x, i, "them") || x_is(x, i, "it")))
         return -1;
     int m = i < n ? x->m_at[i] : -1;
-    if (m >= 0 && (x->ms[m].fl & (M_POSS | M_DEMONYM)) && x->ms[m].n == 1) {
+    /* France's cognac, Chinese steel, US farm goods: the origin */
+    if (m >= 0 && x->ms[m].n == 1 &&
+        ((x->ms[m].fl & (M_POSS | M_DEMONYM)) ||
+         (x->ms[m].t1 < n && np_word(x, x->ms[m].t1)))) {
         int g = x_resolve(x, x->ms[m].ent[0], ST_ACTOR);
         if (g >= 0) {
             *origin = g;
@@ -368,7 +372,7 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
     while (i < n && (x_word_in(x, W_LEAD_MOD, x_low(x, i), x->toks[i].len)))
         i++;
     int w0 = i;
-    while (i < n && i - w0 < 5 && np_word(x, i))
+    while (i < n && i - w0 < maxw && np_word(x, i))
         i++;
     if (i == w0)
         return -1;
@@ -393,8 +397,12 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
     /* build the phrase, try the product lexicon on every sub-run */
     int best = -1, bl = 0;
     char key[256];
+    int tail = w1; /* words after the head that may follow a product */
+    while (tail > w0 && (x_word_in(x, W_TRIM, x_low(x, tail - 1), x->toks[tail - 1].len) ||
+                         x_is(x, tail - 1, "products") || x_is(x, tail - 1, "goods")))
+        tail--;
     for (int a = w0; a < w1; a++)
-        for (int b = w1; b > a && b - a > bl; b--) {
+        for (int b = w1; b > a && b - a > bl && b >= tail; b--) {
             size_t kl = 0;
             for (int k = a; k < b && kl < sizeof key - 70; k++) {
                 if (k > a)
@@ -418,9 +426,9 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
     const char *f0 = x_low(x, w0);
     if ((x->toks[w0].fl & T_CAP) && w0 > 0)
         return -1;
-    if (l0 > 4 && !strcmp(f0 + l0 - 2, "ed"))
+    if (continued && l0 > 4 && !strcmp(f0 + l0 - 2, "ed"))
         return -1;
-    if (l0 > 5 && w0 > t && !strcmp(f0 + l0 - 3, "ing"))
+    if (continued && l0 > 5 && !strcmp(f0 + l0 - 3, "ing"))
         return -1;
     int e1 = w1;
     while (e1 - 1 > w0 && x_word_in(x, W_TRIM, x_low(x, e1 - 1), x->toks[e1 - 1].len))
@@ -443,7 +451,7 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
 
 /* A list of product NPs: A, B, and other C. Items that are only a
  * generic word ("other fields") are dropped. */
-static int match_np_list(kg_extractor *x, int t, bool list, scap *c)
+static int match_np_list(kg_extractor *x, int t, bool list, scap *c, int maxw)
 {
     int i = t, n = x->ntok;
     c->n = 0;
@@ -454,7 +462,7 @@ static int match_np_list(kg_extractor *x, int t, bool list, scap *c)
         char item[64];
         int origin;
         bool generic;
-        int e = match_np(x, i + other, item, sizeof item, &origin, &generic);
+        int e = match_np(x, i + other, item, sizeof item, &origin, &generic, i > t, maxw);
         if (e < 0)
             break;
         if (!(other && generic) && !generic && c->n < X_MAX_LIST) {
@@ -718,9 +726,24 @@ static bool match_from(kg_extractor *x, const pattern *p, int ei, int t,
         int end = -1;
         if (t < n) {
             switch (e->stype) {
-            case ST_PRODUCT: case ST_PRODUCTS: case ST_GOODS:
-                end = match_np_list(x, t, e->stype != ST_PRODUCT, c);
+            case ST_PRODUCT: case ST_PRODUCTS: case ST_GOODS: {
+                /* without a tagger a verb may look like a noun ("vehicles
+                 * face tariffs"): try shorter phrases when the rest fails */
+                int prev = -1;
+                for (int maxw = 5; maxw >= 1; maxw--) {
+                    end = match_np_list(x, t, e->stype != ST_PRODUCT, c, maxw);
+                    if (end < 0)
+                        break;
+                    if (end == prev)
+                        continue;
+                    prev = end;
+                    st->set |= 1u << (e->slot - 'A');
+                    if (match_from(x, p, ei + 1, end, st))
+                        return true;
+                }
+                end = -1;
                 break;
+            }
             case ST_AGREEMENT:
                 end = match_agreement(x, t, c);
                 break;
@@ -949,8 +972,8 @@ static int emit(kg_extractor *x, const pattern *p, mstate *st, int t0,
     if (p->ctx) {
         if (x->trade_s < 0 || x->sent_index - x->trade_sent > 2)
             return 0;
-        for (int i = 0; i < x->nm; i++)
-            if (x_resolve(x, x->ms[i].ent[0], ST_ACTOR) >= 0)
+        for (int i = 0; i < x->nm; i++) /* "The resulting surplus ..." */
+            if (x->ms[i].t0 < st->trig && x_resolve(x, x->ms[i].ent[0], ST_ACTOR) >= 0)
                 return 0;
         subj[ns++] = p->ctx == 1 ? x->trade_s : x->trade_o;
         obj[no] = p->ctx == 1 ? x->trade_o : x->trade_s;
@@ -1013,7 +1036,7 @@ static int emit(kg_extractor *x, const pattern *p, mstate *st, int t0,
         int trig = st->trig;
         for (int i = 0; i < x->nex; i++) {
             const xexpr *e = &x->ex[i];
-            bool inside = e->t0 >= t0 && e->t1 <= t1 + 4;
+            bool inside = e->t0 >= t0 && e->t0 <= t1 + 4;
             if (e->type == E_MONEY && inside &&
                 (!money || (money->t0 < trig && e->t0 >= trig)))
                 money = e;
