@@ -434,6 +434,7 @@ void x_find_mentions(kg_extractor *x)
         if (ni >= 0) {
             int fl = x->names[ni].demonym ? M_DEMONYM : 0;
             add_mention(x, t, t + len, x->names[ni].ent, fl);
+            note_entity(x, x->names[ni].ent); /* "the EU ... the bloc" */
             t += len;
             continue;
         }

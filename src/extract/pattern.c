@@ -1037,6 +1037,8 @@ static int emit(kg_extractor *x, const pattern *p, mstate *st, int t0,
         for (int i = 0; i < x->nex; i++) {
             const xexpr *e = &x->ex[i];
             bool inside = e->t0 >= t0 && e->t0 <= t1 + 4;
+            for (int k = t1; inside && k < e->t0; k++)
+                inside = !clause_end(x, k); /* "... while importing $219 billion" */
             if (e->type == E_MONEY && inside &&
                 (!money || (money->t0 < trig && e->t0 >= trig)))
                 money = e;
