@@ -26,7 +26,13 @@ typedef struct json_ctx {
     kg_strv owned; /* number texts copied out of the buffer: freed at end */
     kg_pairv a, b;
     kg_strv aliases;
+    unsigned line; /* raw newlines only occur between tokens: ws counts */
 } json_ctx;
+
+static unsigned cur_line(const json_ctx *c)
+{
+    return c->line;
+}
 
 static int jfail(json_ctx *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -38,16 +44,17 @@ static int jfail(json_ctx *c, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    size_t off = (size_t)((c->p < c->end ? c->p : c->end) - c->start);
-    return kg_error_set(c->err, code, "%s:%u: %s", c->name,
-                        kg_io_line_of(c->start, off), msg);
+    return kg_error_set(c->err, code, "%s:%u: %s", c->name, cur_line(c), msg);
 }
 
 static void ws(json_ctx *c)
 {
     while (c->p < c->end &&
-           (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+           (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) {
+        if (*c->p == '\n')
+            c->line++;
         c->p++;
+    }
 }
 
 /* Consume ch after optional white space. */
@@ -305,7 +312,7 @@ static int once(json_ctx *c, unsigned *seen, unsigned bit, const char *key)
 static int entity(json_ctx *c)
 {
     int rc;
-    unsigned line = kg_io_line_of(c->start, (size_t)(c->p - c->start));
+    unsigned line = cur_line(c);
     kg_entity_spec s = {0};
     unsigned seen = 0;
     c->a.n = 0;
@@ -356,7 +363,7 @@ static int relation(json_ctx *c)
 {
     static const char *const names[] = {"subject", "relation", "object"};
     int rc;
-    unsigned line = kg_io_line_of(c->start, (size_t)(c->p - c->start));
+    unsigned line = cur_line(c);
     const char *v3[3] = {NULL, NULL, NULL};
     unsigned seen = 0;
     c->a.n = 0;
@@ -457,9 +464,10 @@ int kg_json_read(char *data, size_t len, const char *name, kg_batch *out,
                  kg_error *err)
 {
     json_ctx c = {.p = data, .end = data + len, .start = data, .name = name,
-                  .out = out, .err = err};
+                  .out = out, .err = err, .line = 1};
     if (memchr(data, '\0', len)) {
         c.p = memchr(data, '\0', len);
+        c.line = kg_io_line_of(data, (size_t)(c.p - data));
         int rc = jfail(&c, KG_EPARSE, "NUL byte: binary data, not JSON");
         return rc;
     }

@@ -118,6 +118,9 @@ static void test_json_errors(void **state)
     ERR("{\"graph\": {}}", "t.json:1: unknown top-level field \"graph\"");
     ERR("{\"entities\": []} {}", "t.json:1: trailing data after the JSON document");
     ERR("{\"entities\": [],\n}", "t.json:2: expected a string");
+    /* escaped newlines inside strings do not count as lines */
+    ERR("{\"entities\": [{\"id\": \"a\\nb\\n\"},\n {\"id\": 1}]}",
+        "t.json:2: expected a string");
     ERR("{\"entities\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
         "t.json:1: expected '{'");
     static const char nul[] = "{\"entities\": [\n{\"id\": \"a\0\"}]}";
