@@ -222,7 +222,7 @@ static inline long tu_stderr_end(tu_stderr *s)
 
 /* Write data to a temporary file named with suffix; returns the path
  * (static storage per call site is not needed: caller frees). */
-static char *tu_temp_file(const char *suffix, const void *data, size_t len)
+static inline char *tu_temp_file(const char *suffix, const void *data, size_t len)
 {
     char tmpl[] = "/tmp/kg-test-io-XXXXXX";
     int fd = mkstemp(tmpl);
