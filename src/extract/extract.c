@@ -425,6 +425,9 @@ static void find_titled_persons(kg_extractor *x)
 void x_find_mentions(kg_extractor *x)
 {
     x->nm = 0;
+    /* "the two countries" names the last two of earlier sentences, not
+     * the subject of this one ("The US urged both countries to ...") */
+    int before[2] = {x->last_countries[0], x->last_countries[1]};
     for (int t = 0; t <= x->ntok; t++) {
         x->m_at[t] = -1;
         x->pre_at[t] = -1;
@@ -452,11 +455,11 @@ void x_find_mentions(kg_extractor *x)
                     x_is(x, t + 2, "countries")) ||
                    (x_is(x, t, "both") && x_is(x, t + 1, "countries"))) {
             int len2 = x_is(x, t, "both") ? 2 : 3;
-            if (x->last_countries[1] >= 0) {
-                int mi = add_mention(x, t, t + len2, x->last_countries[0], 0);
+            if (before[1] >= 0) {
+                int mi = add_mention(x, t, t + len2, before[0], 0);
                 if (mi >= 0) {
                     x->ms[mi].n = 2;
-                    x->ms[mi].ent[1] = x->last_countries[1];
+                    x->ms[mi].ent[1] = before[1];
                 }
             }
             t += len2;

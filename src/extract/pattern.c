@@ -1211,9 +1211,6 @@ int x_run_patterns(kg_extractor *x, uint32_t es, uint32_t ee)
                     t1 = st->s[k].t1;
             if (st->trig + 1 > t1)
                 t1 = st->trig + 1;
-#ifdef X_DEBUG
-            fprintf(stderr, "match line %u start %d trig %d\n", p->line, t, st->trig);
-#endif
             int rc = emit(x, p, st, t, t1, es, ee, em, &nem);
             if (rc)
                 return rc;
