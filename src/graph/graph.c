@@ -1,7 +1,7 @@
 /* graph.c - the in-memory store (see kg/graph.h).
  *
- * Layout, chosen for memory (about 45 bytes per relation at 1M entities and
- * 5M relations, see docs/performance-graph.md):
+ * Layout, chosen for memory (47 bytes per relation, everything included,
+ * at 1M entities and 5M relations; see docs/performance-graph.md):
  *
  *  - atoms: NUL-terminated strings in 64 KiB arena chunks, addressed by a
  *    32-bit "arena offset" (chunk << 16 | offset); an open-addressing hash
@@ -24,6 +24,11 @@
  *    all grow at the same time during a bulk load.
  *  - indexes: fact identity (subject, kind, object, quals) -> relation;
  *    case-folded id -> entity; case-folded alias -> alias record.
+ *
+ * Names: an alias already held by another entity (as an alias) stays with
+ * its first owner and is not added to the newcomer; an alias equal to the
+ * entity's own id is dropped. An alias equal to another entity's id is
+ * kept but shadowed, since look-up tries ids first.
  *
  * Every allocation goes through gm_* so kg_graph_memory is exact.
  */
@@ -307,6 +312,8 @@ static int htab_reserve(kg_graph *g, htab *t, uint32_t extra, rehash_fn hf,
  * so that lookups never need tombstones. */
 static void htab_del_at(const kg_graph *g, htab *t, uint32_t i, rehash_fn hf)
 {
+    if (i == KG_NONE)
+        return; /* not there: cannot happen while the invariants hold */
     uint32_t j = i;
     for (;;) {
         j = (j + 1) & t->mask;
@@ -375,14 +382,16 @@ static kg_atom atom_lookup(const kg_graph *g, const char *s, size_t len,
 }
 
 /* Reserve n bytes in the arena; returns the arena offset or KG_NONE.
- * Small strings share the open chunk; a big string gets its own block
- * that occupies as many chunk slots as its size needs, so that offsets
- * stay unique. The last slot is never used so that no offset can equal
- * KG_NONE. */
+ * Strings go into the open 64 KiB chunk while they fit. Otherwise a small
+ * one (up to 16 KiB) opens a new chunk, and a bigger one gets a block of
+ * its own that occupies as many chunk slots as its size needs, so that
+ * offsets stay unique. The arena holds at most 4 GiB; the last slot is
+ * never used so that no offset can equal KG_NONE. */
 static uint32_t arena_take(kg_graph *g, size_t n)
 {
     bool small = n <= ATOM_CHUNK / 4;
-    if (small && g->open_chunk != KG_NONE && g->open_used + n <= ATOM_CHUNK) {
+    if (n <= ATOM_CHUNK && g->open_chunk != KG_NONE &&
+        g->open_used + n <= ATOM_CHUNK) {
         uint32_t off = (g->open_chunk << ATOM_CHUNK_BITS) | g->open_used;
         g->open_used += (uint32_t)n;
         return off;

@@ -521,6 +521,29 @@ static void test_huge_names(void **state)
     kg_eid e2 = add_ent(g, id2, NULL);
     assert_string_equal(kg_entity_id(g, e2), id2);
     assert_int_equal(kg_entity_find(g, id2), e2);
+    /* Sizes around the arena's chunk boundaries, interleaved. */
+    static const size_t sizes[] = {100, 16383, 16384, 16385, 30000, 65534,
+                                   65535, 65536, 65537, 200000, 7, 40000};
+    kg_atom at[3][sizeof sizes / sizeof sizes[0]];
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            memset(id2, 'a' + (int)i, sizes[i]);
+            id2[sizes[i]] = (char)('0' + round);
+            id2[sizes[i] + 1] = '\0';
+            at[round][i] = kg_atom_intern(g, id2, sizes[i] + 1);
+            assert_int_not_equal(at[round][i], KG_NONE);
+        }
+    }
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            const char *a = kg_atom_str(g, at[round][i]);
+            assert_int_equal(strlen(a), sizes[i] + 1);
+            assert_int_equal(a[0], 'a' + (int)i);
+            assert_int_equal(a[sizes[i] - 1], 'a' + (int)i);
+            assert_int_equal(a[sizes[i]], '0' + round);
+            assert_int_equal(kg_atom_find(g, a), at[round][i]);
+        }
+    }
     free(id2);
     free(id);
     kg_graph_destroy(&g);
