@@ -1,0 +1,598 @@
+/* server.c - kgd's event loop.
+ *
+ * One thread serves everything: zmq_poll waits on the ROUTER socket, a
+ * self-pipe written by the signal handler and a pipe the reload worker
+ * writes when it is done. Each round reads every request that is waiting
+ * (up to KG_ROUND_MAX), handles them in order, makes the round's writes
+ * durable with ONE journal sync (group commit), then sends the replies and
+ * finally publishes the changes. So a reply to a write is never sent
+ * before the write is on disk, and nobody - not even a reader in the same
+ * round - sees a change before it is durable.
+ */
+#include "server_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kg/query.h"
+
+#ifdef KG_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+/* How long close waits for the last replies to leave (ms). */
+#define CLOSE_LINGER_MS 200
+
+void kg_server_notify(const char *state)
+{
+#ifdef KG_HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static int signal_fd = -1;
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char c = (unsigned char)sig;
+    if (signal_fd >= 0 && write(signal_fd, &c, 1) < 0) {
+        /* The pipe is full: enough signals are already waiting. */
+    }
+    errno = saved;
+}
+
+static int make_pipe(int fds[2])
+{
+    if (pipe(fds) < 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+}
+
+static void install_signals(kg_server *s)
+{
+    signal_fd = s->sig_pipe[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void handle_signals(kg_server *s)
+{
+    unsigned char buf[64];
+    ssize_t n;
+    while ((n = read(s->sig_pipe[0], buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == SIGHUP) {
+                kg_error err;
+                if (kg_server_reload_start(s, &err))
+                    kg_log(KG_LOG_WARN, "SIGHUP: %s", err.message);
+            } else if (!s->stopping) {
+                kg_log(KG_LOG_INFO, "%s: shutting down",
+                       buf[i] == SIGINT ? "SIGINT" : "SIGTERM");
+                s->stopping = true;
+            }
+        }
+    }
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+void kg_server_send(kg_server *s, zmq_msg_t *frames, size_t n,
+                    const char *body, size_t len)
+{
+    /* Never block: a peer that does not read its replies (past the high
+     * water mark) or has gone loses them, the others are served. */
+    for (size_t i = 0; i < n; i++) {
+        if (zmq_msg_send(&frames[i], s->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            kg_log(KG_LOG_DEBUG, "reply dropped: %s", zmq_strerror(errno));
+            return;
+        }
+    }
+    if (zmq_send(s->router, body, len, ZMQ_DONTWAIT) < 0)
+        kg_log(KG_LOG_DEBUG, "reply dropped: %s", zmq_strerror(errno));
+}
+
+static void publish(kg_server *s, const kg_slot *slot)
+{
+    for (size_t i = 0; i < kg_batch_count(slot->batch); i++) {
+        const kg_change *c = kg_batch_get(slot->batch, i);
+        const char *topic = kg_proto_change_topic(c);
+        kg_writer_reset(s->pubw);
+        if (kg_proto_write_change(s->pubw, slot->seq, c))
+            continue;
+        size_t len;
+        const char *body = kg_writer_data(s->pubw, &len);
+        if (zmq_send(s->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(s->pub, body, len, ZMQ_DONTWAIT) < 0)
+            kg_log(KG_LOG_DEBUG, "change not published: %s", zmq_strerror(errno));
+    }
+    kg_writer_reset(s->pubw);
+}
+
+/* ---- writes -------------------------------------------------------------- */
+
+/* Stop accepting writes; reads go on. */
+static void go_read_only(kg_server *s, const char *why)
+{
+    if (!s->read_only)
+        kg_log(KG_LOG_ERROR, "%s; refusing writes from now on (read-only), "
+               "reads continue", why);
+    s->read_only = true;
+}
+
+/* The graph holds changes the journal does not: rebuild it from the
+ * files and the journal. */
+static void rebuild(kg_server *s)
+{
+    s->rebuild_after_failure = true;
+    kg_error err;
+    if (kg_server_reload_start(s, &err) && !s->reloading)
+        kg_log(KG_LOG_ERROR, "cannot rebuild the graph: %s", err.message);
+}
+
+int kg_server_commit(kg_server *s, kg_slot *slot, kg_error *err)
+{
+    if (s->read_only)
+        return kg_error_set(err, KG_EIO, "the server is read-only after a "
+                            "journal failure; see its log");
+    int rc = kg_graph_check(s->g, slot->batch, err);
+    if (rc)
+        return rc;
+    uint64_t seq;
+    if (s->j) {
+        rc = kg_journal_append(s->j, slot->batch, &seq, err);
+        if (rc) {
+            char why[KG_ERROR_MESSAGE_MAX + 64];
+            snprintf(why, sizeof why, "journal write failed: %s",
+                     err ? err->message : kg_error_name(rc));
+            go_read_only(s, why);
+            return kg_error_set(err, KG_EIO, "%s", why);
+        }
+    } else {
+        seq = ++s->mem_seq;
+    }
+    rc = kg_graph_apply(s->g, slot->batch, err);
+    if (rc) {
+        /* Only out-of-memory gets here (the batch was checked); the
+         * journal holds a change the graph does not. */
+        go_read_only(s, "a journaled change could not be applied");
+        if (s->j)
+            rebuild(s);
+        return rc;
+    }
+    slot->seq = seq;
+    slot->wrote = true;
+    s->n_writes++;
+    return 0;
+}
+
+/* ---- rounds -------------------------------------------------------------- */
+
+/* Receive one whole message into slot. 1: got one; 0: none waiting;
+ * 2: one was read and dropped (too many frames). */
+static int recv_one(kg_server *s, kg_slot *slot)
+{
+    zmq_msg_t *f = slot->frames;
+    slot->n_frames = 0;
+    if (zmq_msg_recv(&f[0], s->router, ZMQ_DONTWAIT) < 0)
+        return 0;
+    slot->n_frames = 1;
+    bool dropped = false;
+    while (zmq_msg_more(&f[slot->n_frames - 1])) {
+        if (slot->n_frames == KG_SLOT_FRAMES) {
+            /* Read and discard the rest of an oversized envelope. */
+            zmq_msg_t junk;
+            zmq_msg_init(&junk);
+            int more = 1;
+            while (more) {
+                if (zmq_msg_recv(&junk, s->router, 0) < 0)
+                    break;
+                more = zmq_msg_more(&junk);
+            }
+            zmq_msg_close(&junk);
+            dropped = true;
+            break;
+        }
+        if (zmq_msg_recv(&f[slot->n_frames], s->router, 0) < 0)
+            break;
+        slot->n_frames++;
+    }
+    /* A ROUTER message is [identity, ..., body]: at least two frames. */
+    if (dropped || slot->n_frames < 2) {
+        kg_log(KG_LOG_DEBUG, "dropped a message of %s frames",
+               dropped ? "too many" : "too few");
+        for (size_t i = 0; i < slot->n_frames; i++) {
+            zmq_msg_close(&f[i]);
+            zmq_msg_init(&f[i]);
+        }
+        slot->n_frames = 0;
+        s->requests_bad++;
+        return 2;
+    }
+    return 1;
+}
+
+static void handle(kg_server *s, kg_slot *slot)
+{
+    kg_writer *w = slot->w;
+    kg_writer_reset(w);
+    slot->wrote = slot->deferred = false;
+    kg_batch_clear(slot->batch);
+    s->requests_total++;
+    zmq_msg_t *body = &slot->frames[slot->n_frames - 1];
+    size_t len = zmq_msg_size(body);
+    kg_error err;
+    if (len > s->cfg->max_request_bytes) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "request of %zu bytes (max_request_bytes is %zu)",
+                 len, s->cfg->max_request_bytes);
+        s->requests_bad++;
+        kg_server_write_error(w, NULL, KG_ELIMIT, msg);
+        return;
+    }
+    int rc = kg_proto_decode(zmq_msg_data(body), len, &s->lim, &slot->req, &err);
+    if (rc) {
+        s->requests_bad++;
+        kg_server_write_error(w, NULL, rc == KG_ELIMIT || rc == KG_ENOMEM ? rc
+                                                                          : KG_EPARSE,
+                              err.message);
+        return;
+    }
+    if (slot->req->type != KG_VAL_MAP) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "the body is %s, not a map",
+                 kg_value_type_name(slot->req->type));
+        s->requests_bad++;
+        kg_server_write_error(w, NULL, KG_EPARSE, msg);
+        return;
+    }
+    kg_server_dispatch(s, slot);
+}
+
+static void do_snapshot_auto(kg_server *s)
+{
+    kg_snapshot_info info;
+    kg_error err;
+    if (kg_journal_snapshot(s->j, s->base, s->g, &info, &err))
+        kg_log(KG_LOG_WARN, "automatic snapshot failed: %s", err.message);
+    else
+        kg_log(KG_LOG_INFO, "snapshot %s: %llu bytes, seq %llu", info.path,
+               (unsigned long long)info.bytes, (unsigned long long)info.seq);
+}
+
+static void run_round(kg_server *s)
+{
+    size_t n = 0;
+    while (n < KG_ROUND_MAX) {
+        int r = recv_one(s, &s->slots[n]);
+        if (r == 0)
+            break;
+        if (r == 1)
+            n++;
+    }
+    s->n_writes = 0;
+    for (size_t i = 0; i < n; i++)
+        handle(s, &s->slots[i]);
+
+    if (s->n_writes && s->j) {
+        kg_error err;
+        if (kg_journal_sync(s->j, &err)) {
+            char why[KG_ERROR_MESSAGE_MAX + 64];
+            snprintf(why, sizeof why, "journal sync failed: %s", err.message);
+            go_read_only(s, why);
+            for (size_t i = 0; i < n; i++) {
+                kg_slot *sl = &s->slots[i];
+                if (!sl->wrote)
+                    continue;
+                sl->wrote = false;
+                kg_writer_reset(sl->w);
+                kg_server_write_error(sl->w, kg_value_get(sl->req, "id"), KG_EIO,
+                                      why);
+            }
+            if (kg_journal_sync_needs_rebuild(s->j))
+                rebuild(s);
+        }
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        kg_slot *sl = &s->slots[i];
+        if (!sl->deferred) {
+            size_t len;
+            const char *data = kg_writer_data(sl->w, &len);
+            if (kg_writer_error(sl->w)) {
+                kg_writer_reset(sl->w);
+                kg_server_write_error(sl->w, kg_value_get(sl->req, "id"),
+                                      KG_ENOMEM, "out of memory writing the reply");
+                data = kg_writer_data(sl->w, &len);
+            }
+            kg_server_send(s, sl->frames, sl->n_frames - 1, data, len);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        kg_slot *sl = &s->slots[i];
+        if (sl->wrote)
+            publish(s, sl);
+        size_t len;
+        kg_writer_data(sl->w, &len);
+        /* Don't keep a huge reply buffer (an export) for ever. */
+        if (len > ((size_t)1 << 20)) {
+            kg_writer_destroy(&sl->w);
+            sl->w = kg_writer_new();
+        } else {
+            kg_writer_reset(sl->w);
+        }
+        kg_value_destroy(&sl->req);
+        for (size_t f = 0; f < sl->n_frames; f++) {
+            zmq_msg_close(&sl->frames[f]);
+            zmq_msg_init(&sl->frames[f]);
+        }
+        sl->n_frames = 0;
+        sl->wrote = sl->deferred = false;
+    }
+    if (s->n_writes && s->j && !s->read_only && kg_journal_snapshot_due(s->j))
+        do_snapshot_auto(s);
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static int bind_socket(void *sock, const char *endpoint, char *bound,
+                       size_t size)
+{
+    if (zmq_bind(sock, endpoint) < 0) {
+        kg_log(KG_LOG_ERROR, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
+        return -1;
+    }
+    size_t n = size;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, bound, &n) < 0)
+        snprintf(bound, size, "%s", endpoint);
+    return 0;
+}
+
+static int open_sockets(kg_server *s)
+{
+    const kg_server_config *c = s->cfg;
+    s->ctx = zmq_ctx_new();
+    if (!s->ctx) {
+        kg_log(KG_LOG_ERROR, "zmq_ctx_new: %s", zmq_strerror(errno));
+        return -1;
+    }
+    s->router = zmq_socket(s->ctx, ZMQ_ROUTER);
+    s->pub = zmq_socket(s->ctx, ZMQ_PUB);
+    if (!s->router || !s->pub) {
+        kg_log(KG_LOG_ERROR, "zmq_socket: %s", zmq_strerror(errno));
+        return -1;
+    }
+    /* A message far beyond max_request_bytes disconnects its sender
+     * instead of being buffered; one a little over it gets a `limit`
+     * reply. */
+    int64_t maxmsg = (int64_t)c->max_request_bytes * 2 + 65536;
+    zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    int linger = CLOSE_LINGER_MS;
+    zmq_setsockopt(s->router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s->pub, ZMQ_LINGER, &linger, sizeof linger);
+    if (bind_socket(s->router, c->bind ? c->bind : KG_SERVER_DEFAULT_BIND,
+                    s->bound, sizeof s->bound) < 0)
+        return -1;
+    if (bind_socket(s->pub, c->publish ? c->publish : KG_SERVER_DEFAULT_PUBLISH,
+                    s->published, sizeof s->published) < 0)
+        return -1;
+    return 0;
+}
+
+static int open_data(kg_server *s, kg_reload_job *job)
+{
+    const kg_server_config *c = s->cfg;
+    kg_error err;
+    kg_journal_options o;
+    kg_journal_options_init(&o);
+    o.fsync = c->fsync;
+    o.fsync_interval_ms = c->fsync_interval_ms;
+    o.snapshot_journal_bytes = c->snapshot_journal_bytes;
+    o.repair = c->repair;
+    o.base_fingerprint = kg_fingerprint_files((const char *const *)job->paths,
+                                              job->n_paths, &err);
+    s->base_fingerprint = o.base_fingerprint;
+    s->j = kg_journal_open(c->data, &o, &err);
+    if (!s->j) {
+        kg_log(KG_LOG_ERROR, "%s", err.message);
+        return -1;
+    }
+    if (kg_journal_load(s->j, job->served, kg_server_journal_warn, s, &err)) {
+        kg_log(KG_LOG_ERROR, "%s%s", err.message,
+               err.code == KG_ECORRUPT && !c->repair
+                   ? " (start with --repair to cut the journal there)"
+                   : "");
+        return -1;
+    }
+    kg_log(KG_LOG_INFO, "data directory %s: seq %llu, fsync %s", c->data,
+           (unsigned long long)kg_journal_seq(s->j),
+           kg_fsync_policy_name(c->fsync));
+    return 0;
+}
+
+static int init_slots(kg_server *s)
+{
+    for (size_t i = 0; i < KG_ROUND_MAX; i++) {
+        kg_slot *sl = &s->slots[i];
+        for (size_t f = 0; f < KG_SLOT_FRAMES; f++)
+            zmq_msg_init(&sl->frames[f]);
+        sl->w = kg_writer_new();
+        sl->batch = kg_batch_new();
+        if (!sl->w || !sl->batch)
+            return -1;
+    }
+    s->pubw = kg_writer_new();
+    return s->pubw ? 0 : -1;
+}
+
+static void free_server(kg_server *s)
+{
+    if (s->reloading) {
+        pthread_join(s->reload_thread, NULL);
+        kg_reload_job_destroy(&s->job);
+        s->reloading = false;
+    }
+    for (size_t i = 0; i < s->n_pending; i++) {
+        for (size_t f = 0; f < s->pending[i].n_frames; f++)
+            zmq_msg_close(&s->pending[i].frames[f]);
+        kg_value_destroy(&s->pending[i].id);
+    }
+    free(s->pending);
+    for (size_t i = 0; i < KG_ROUND_MAX; i++) {
+        kg_slot *sl = &s->slots[i];
+        for (size_t f = 0; f < KG_SLOT_FRAMES; f++)
+            zmq_msg_close(&sl->frames[f]);
+        kg_writer_destroy(&sl->w);
+        kg_batch_destroy(&sl->batch);
+        kg_value_destroy(&sl->req);
+    }
+    kg_writer_destroy(&s->pubw);
+    if (s->j) {
+        kg_error err;
+        if (!s->read_only && kg_journal_sync(s->j, &err))
+            kg_log(KG_LOG_ERROR, "final journal sync: %s", err.message);
+        kg_journal_destroy(&s->j);
+    }
+    if (s->router)
+        zmq_close(s->router);
+    if (s->pub)
+        zmq_close(s->pub);
+    if (s->ctx)
+        zmq_ctx_term(s->ctx);
+    kg_extractor_destroy(&s->x);
+    kg_graph_destroy(&s->g);
+    kg_graph_destroy(&s->base);
+    signal_fd = -1;
+    for (int i = 0; i < 2; i++) {
+        if (s->sig_pipe[i] >= 0)
+            close(s->sig_pipe[i]);
+        if (s->done_pipe[i] >= 0)
+            close(s->done_pipe[i]);
+    }
+}
+
+static void loop(kg_server *s)
+{
+    const kg_server_config *c = s->cfg;
+    bool ticking = s->j && c->fsync == KG_FSYNC_INTERVAL;
+    while (!s->stopping) {
+        zmq_pollitem_t items[3] = {
+            {s->router, 0, ZMQ_POLLIN, 0},
+            {NULL, s->sig_pipe[0], ZMQ_POLLIN, 0},
+            {NULL, s->done_pipe[0], ZMQ_POLLIN, 0},
+        };
+        int rc = zmq_poll(items, 3, ticking ? 100 : -1);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            kg_log(KG_LOG_ERROR, "zmq_poll: %s", zmq_strerror(errno));
+            break;
+        }
+        if (items[1].revents)
+            handle_signals(s);
+        if (items[2].revents) {
+            char buf[16];
+            while (read(s->done_pipe[0], buf, sizeof buf) > 0)
+                ;
+            kg_server_reload_finish(s);
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            run_round(s);
+        if (ticking && !s->read_only) {
+            kg_error err;
+            if (kg_journal_tick(s->j, kg_query_clock_ns() / 1000000u, &err)) {
+                char why[KG_ERROR_MESSAGE_MAX + 64];
+                snprintf(why, sizeof why, "journal sync failed: %s", err.message);
+                go_read_only(s, why);
+                if (kg_journal_sync_needs_rebuild(s->j))
+                    rebuild(s);
+            }
+        }
+    }
+}
+
+int kg_server_run(const kg_server_config *cfg)
+{
+    kg_server s;
+    memset(&s, 0, sizeof s);
+    s.cfg = cfg;
+    s.sig_pipe[0] = s.sig_pipe[1] = s.done_pipe[0] = s.done_pipe[1] = -1;
+    s.started_ns = kg_query_clock_ns();
+    kg_proto_limits_init(&s.lim);
+    s.lim.max_bytes = cfg->max_request_bytes;
+    int status = 1;
+    kg_reload_job *job = NULL;
+
+    if (make_pipe(s.sig_pipe) < 0 || make_pipe(s.done_pipe) < 0) {
+        kg_log(KG_LOG_ERROR, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    if (init_slots(&s) < 0) {
+        kg_log(KG_LOG_ERROR, "out of memory");
+        goto out;
+    }
+    /* Bind first: a taken port fails at once, before a long load. */
+    if (open_sockets(&s) < 0)
+        goto out;
+    install_signals(&s);
+
+    job = kg_reload_job_new(cfg, cfg->data != NULL);
+    if (!job) {
+        kg_log(KG_LOG_ERROR, "out of memory");
+        goto out;
+    }
+    kg_reload_run(job);
+    if (job->rc) {
+        kg_log(KG_LOG_ERROR, "%s", job->err.message);
+        goto out;
+    }
+    if (cfg->data) {
+        if (open_data(&s, job) < 0)
+            goto out;
+    } else {
+        kg_log(KG_LOG_WARN, "no data directory (--data): changes are kept in "
+               "memory only and lost at exit or reload");
+    }
+    s.g = job->served;
+    s.base = job->base;
+    job->served = job->base = NULL;
+    for (size_t i = 0; i < job->n_paths; i++)
+        kg_log(KG_LOG_INFO, "graph file %s", job->paths[i]);
+    kg_log(KG_LOG_INFO, "loaded %zu entities, %zu relations in %.1f ms",
+           kg_entity_count(s.g), kg_relation_count(s.g),
+           (double)job->elapsed_ns / 1e6);
+    kg_reload_job_destroy(&job);
+
+    kg_log(KG_LOG_INFO, "listening on %s", s.bound);
+    kg_log(KG_LOG_INFO, "publishing on %s", s.published);
+    kg_server_notify("READY=1");
+    loop(&s);
+    kg_server_notify("STOPPING=1");
+    status = 0;
+out:
+    kg_reload_job_destroy(&job);
+    free_server(&s);
+    if (status == 0)
+        kg_log(KG_LOG_INFO, "stopped");
+    return status;
+}
