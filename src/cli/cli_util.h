@@ -1,0 +1,114 @@
+/* cli_util.h - private to the kg program: option helpers, output
+ * formats (aligned tables, TSV, JSON) and printers shared by the query
+ * subcommands, so that local and --server results print alike. */
+#ifndef KG_CLI_UTIL_H
+#define KG_CLI_UTIL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "kg/query.h"
+
+/* Not in cli.h (yet): the match and entities subcommands. */
+int kg_cmd_match(int argc, char **argv);
+int kg_cmd_entities(int argc, char **argv);
+
+/* ---- options ------------------------------------------------------------- */
+
+/* A growable list of strings taken from argv (not copied). */
+typedef struct kg_cli_list {
+    const char **v;
+    size_t n, cap;
+} kg_cli_list;
+
+/* Append; exits the program on out-of-memory (a CLI has nothing better
+ * to do). */
+void kg_cli_list_add(kg_cli_list *l, const char *s);
+void kg_cli_list_free(kg_cli_list *l);
+
+/* Print "kg CMD: message" (printf style) to stderr. */
+void kg_cli_err(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Report bad usage: the message and "Try 'kg CMD --help'."; returns
+ * KG_EXIT_USAGE. */
+int kg_cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Report getopt's '?' or ':' for argv[optind - 1]; returns KG_EXIT_USAGE. */
+int kg_cli_bad_option(const char *cmd, int c, char **argv);
+
+/* Parse a non-negative integer option value within [0, max]. */
+bool kg_cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
+
+/* Output format of a subcommand. */
+typedef enum kg_cli_fmt {
+    KG_CLI_TABLE = 0, /* aligned columns for people */
+    KG_CLI_TSV,
+    KG_CLI_JSON,
+    KG_CLI_DOT
+} kg_cli_fmt;
+
+/* "table", "tsv", "json", "dot" (only when allow_dot); -1 if unknown. */
+int kg_cli_parse_fmt(const char *s, bool allow_table, bool allow_dot);
+
+/* Open -o FILE (or stdout for NULL/"-"); prints and returns NULL on
+ * failure. Close with kg_cli_close, which reports write errors and
+ * returns 0 or KG_EXIT_ERROR. */
+FILE *kg_cli_open_out(const char *cmd, const char *path);
+int kg_cli_close_out(const char *cmd, FILE *f, const char *path);
+
+/* Resolve an entity name; on failure print "unknown entity" with close
+ * names as suggestions and return false. */
+bool kg_cli_need_entity(const char *cmd, const kg_graph *g, const char *name);
+
+/* Print a query failure "kg CMD: message" and return KG_EXIT_ERROR (or
+ * KG_EXIT_USAGE for KG_EINVAL, which is always a bad argument here). */
+int kg_cli_query_failed(const char *cmd, const kg_error *err, int rc);
+
+/* ---- tables ------------------------------------------------------------------ */
+
+typedef struct kg_table kg_table;
+
+/* A table with n columns named by headers (copied). Caller owns:
+ * kg_table_destroy. Exits on out-of-memory. */
+kg_table *kg_table_new(size_t n, const char *const *headers);
+void kg_table_destroy(kg_table **t);
+/* Add a row of n cells (copied; NULL = ""). */
+void kg_table_add(kg_table *t, const char *const *cells);
+size_t kg_table_rows(const kg_table *t);
+/* Print: TABLE aligns columns by their display width (UTF-8 aware) with
+ * a header line; TSV prints the header and rows with \t \n \r \\ escaped;
+ * JSON prints an array of objects keyed by the headers. */
+void kg_table_print(const kg_table *t, kg_cli_fmt fmt, FILE *out);
+
+/* Display width of a UTF-8 string in terminal columns. */
+size_t kg_cli_width(const char *s);
+
+/* ---- JSON ---------------------------------------------------------------------- */
+
+typedef struct kg_json {
+    FILE *f;
+    int depth;
+    bool first[64];
+    bool after_key;
+} kg_json;
+
+void kg_json_init(kg_json *j, FILE *f);
+void kg_json_obj(kg_json *j);
+void kg_json_obj_end(kg_json *j);
+void kg_json_arr(kg_json *j);
+void kg_json_arr_end(kg_json *j);
+void kg_json_key(kg_json *j, const char *k);
+void kg_json_str(kg_json *j, const char *s); /* NULL -> null */
+void kg_json_int(kg_json *j, long long v);
+void kg_json_num(kg_json *j, double v);
+void kg_json_bool(kg_json *j, bool v);
+
+/* Protocol shapes (docs/protocol.md). */
+void kg_json_relation(kg_json *j, const kg_graph *g, kg_rid r);
+void kg_json_entity(kg_json *j, const kg_graph *g, kg_eid e);
+
+/* "k=v;k=v" of a relation's qualifiers. Caller frees. */
+char *kg_cli_quals(const kg_graph *g, kg_rid r);
+
+#endif

@@ -1,0 +1,1294 @@
+/* cmd_query.c - the read-only subcommands: entity, entities, relations,
+ * neighbors, path, subgraph, match, stats, export.
+ *
+ * Every command parses its options with one shared getopt_long table
+ * (each command allows a subset), loads the graphs (-g, or the default
+ * graph), runs a kg/query.h query and prints the answer with the printers
+ * below, which take a graph and result handles - so a result that comes
+ * from a daemon, loaded into a local graph, prints the same way. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "kg/io.h"
+
+/* ---- options --------------------------------------------------------------------- */
+
+enum {
+    O_GRAPH = 'g', O_OUTPUT = 'o', O_HELP = 'h',
+    O_FORMAT = 256, O_SUBJECT, O_RELATION, O_OBJECT, O_WHERE, O_AS_OF,
+    O_LIMIT, O_DEPTH, O_DIRECTION, O_ALL, O_MAX_LENGTH, O_EXPLAIN, O_KIND,
+    O_PREFIX, O_OFFSET
+};
+
+static const struct option all_options[] = {
+    {"graph", required_argument, NULL, O_GRAPH},
+    {"output", required_argument, NULL, O_OUTPUT},
+    {"help", no_argument, NULL, O_HELP},
+    {"format", required_argument, NULL, O_FORMAT},
+    {"subject", required_argument, NULL, O_SUBJECT},
+    {"relation", required_argument, NULL, O_RELATION},
+    {"object", required_argument, NULL, O_OBJECT},
+    {"where", required_argument, NULL, O_WHERE},
+    {"as-of", required_argument, NULL, O_AS_OF},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"depth", required_argument, NULL, O_DEPTH},
+    {"direction", required_argument, NULL, O_DIRECTION},
+    {"all", no_argument, NULL, O_ALL},
+    {"max-length", required_argument, NULL, O_MAX_LENGTH},
+    {"explain", no_argument, NULL, O_EXPLAIN},
+    {"kind", required_argument, NULL, O_KIND},
+    {"prefix", required_argument, NULL, O_PREFIX},
+    {"offset", required_argument, NULL, O_OFFSET},
+};
+#define N_OPTIONS (sizeof all_options / sizeof all_options[0])
+
+/* Deepest traversal the command line accepts (the daemon has its own
+ * max_depth); keeps a typo like --depth 1000000 from meaning "all". */
+#define CLI_MAX_DEPTH 1000u
+
+typedef struct args {
+    const char *cmd;
+    const char *usage; /* the --help text */
+    kg_cli_list graphs, rels, wheres, pos;
+    const char *subject, *relation, *object, *as_of, *output, *kind, *prefix;
+    unsigned long limit, depth, max_length, offset;
+    kg_dir dir;
+    bool all, explain;
+    int fmt; /* kg_cli_fmt, -1 = the command's default */
+} args;
+
+static void args_free(args *a)
+{
+    kg_cli_list_free(&a->graphs);
+    kg_cli_list_free(&a->rels);
+    kg_cli_list_free(&a->wheres);
+    kg_cli_list_free(&a->pos);
+}
+
+/* Parse argv for a command that allows the options listed in `allowed`
+ * (0-terminated option values). Returns -1 to go on, else an exit status
+ * (--help printed, or bad usage reported). */
+static int parse(args *a, int argc, char **argv, const int *allowed,
+                 bool allow_table, bool allow_dot)
+{
+    struct option opts[N_OPTIONS + 1];
+    char shorts[16] = ":";
+    size_t n = 0;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        for (const int *p = allowed; *p; p++)
+            if (all_options[i].val == *p)
+                opts[n++] = all_options[i];
+    opts[n] = (struct option){0};
+    for (const int *p = allowed; *p; p++)
+        if (*p < 256) {
+            size_t l = strlen(shorts);
+            shorts[l] = (char)*p;
+            shorts[l + 1] = '\0';
+            if (*p != 'h')
+                strcat(shorts, ":");
+        }
+    a->fmt = -1;
+    a->dir = 0;
+    optind = 0; /* glibc: reinitialise */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+        switch (c) {
+        case O_HELP:
+            fputs(a->usage, stdout);
+            return KG_EXIT_OK;
+        case O_GRAPH: kg_cli_list_add(&a->graphs, optarg); break;
+        case O_OUTPUT: a->output = optarg; break;
+        case O_FORMAT:
+            a->fmt = kg_cli_parse_fmt(optarg, allow_table, allow_dot);
+            if (a->fmt < 0)
+                return kg_cli_usage(a->cmd, "unknown format '%s' (%s)", optarg,
+                                    allow_dot ? "dot, tsv or json"
+                                              : "table, tsv or json");
+            break;
+        case O_SUBJECT: a->subject = optarg; break;
+        case O_RELATION:
+            a->relation = optarg;
+            kg_cli_list_add(&a->rels, optarg);
+            break;
+        case O_OBJECT: a->object = optarg; break;
+        case O_WHERE:
+            if (optarg[0] == '=' || optarg[0] == '\0')
+                return kg_cli_usage(a->cmd, "--where needs KEY=VALUE or KEY");
+            kg_cli_list_add(&a->wheres, optarg);
+            break;
+        case O_AS_OF: {
+            kg_date_range d;
+            if (kg_date_parse(optarg, &d) != 0)
+                return kg_cli_usage(a->cmd, "--as-of: '%s' is not a date "
+                                    "(YYYY, YYYY-MM or YYYY-MM-DD)", optarg);
+            a->as_of = optarg;
+            break;
+        }
+        case O_LIMIT:
+            if (!kg_cli_parse_uint(optarg, 100000000ul, &a->limit))
+                return kg_cli_usage(a->cmd, "--limit: '%s' is not a count", optarg);
+            break;
+        case O_OFFSET:
+            if (!kg_cli_parse_uint(optarg, 1000000000ul, &a->offset))
+                return kg_cli_usage(a->cmd, "--offset: '%s' is not a count", optarg);
+            break;
+        case O_DEPTH:
+            if (!kg_cli_parse_uint(optarg, CLI_MAX_DEPTH, &a->depth) || !a->depth)
+                return kg_cli_usage(a->cmd, "--depth: '%s' is not 1..%u", optarg,
+                                    CLI_MAX_DEPTH);
+            break;
+        case O_MAX_LENGTH:
+            if (!kg_cli_parse_uint(optarg, CLI_MAX_DEPTH, &a->max_length) ||
+                !a->max_length)
+                return kg_cli_usage(a->cmd, "--max-length: '%s' is not 1..%u",
+                                    optarg, CLI_MAX_DEPTH);
+            break;
+        case O_DIRECTION:
+            if (strcmp(optarg, "out") == 0)
+                a->dir = KG_OUT;
+            else if (strcmp(optarg, "in") == 0)
+                a->dir = KG_IN;
+            else if (strcmp(optarg, "both") == 0)
+                a->dir = KG_BOTH;
+            else
+                return kg_cli_usage(a->cmd, "--direction: '%s' is not out, in "
+                                    "or both", optarg);
+            break;
+        case O_ALL: a->all = true; break;
+        case O_EXPLAIN: a->explain = true; break;
+        case O_KIND: a->kind = optarg; break;
+        case O_PREFIX: a->prefix = optarg; break;
+        default:
+            return kg_cli_bad_option(a->cmd, c, argv);
+        }
+    }
+    for (int i = optind; i < argc; i++)
+        kg_cli_list_add(&a->pos, argv[i]);
+    return -1;
+}
+
+static kg_graph *load(const args *a)
+{
+    return kg_cli_load_graphs(a->cmd, a->graphs.v, a->graphs.n);
+}
+
+static void note_truncated(const args *a, bool truncated, size_t n)
+{
+    if (truncated)
+        kg_cli_err(a->cmd, "showing the first %zu results (--limit)", n);
+}
+
+static kg_cli_fmt fmt_or(const args *a, kg_cli_fmt def)
+{
+    return a->fmt < 0 ? def : (kg_cli_fmt)a->fmt;
+}
+
+#define COMMON_HELP \
+    "  -g, --graph FILE    read FILE (.gv/.dot, .tsv, .json; repeatable);\n" \
+    "                      default: the shipped default graph\n" \
+    "  -h, --help          this help\n"
+#define EXIT_HELP \
+    "\nExit status: 0 success, 1 error (bad graph file, unknown entity),\n" \
+    "2 bad usage.\n"
+
+/* ---- shared printers ------------------------------------------------------------ */
+
+/* "subject -[kind]-> object" (or "<-[kind]-" when walked backwards from
+ * the object). */
+static void rel_text(char *buf, size_t n, const kg_graph *g, kg_rid r)
+{
+    snprintf(buf, n, "%s -[%s]-> %s",
+             kg_entity_id(g, kg_relation_subject(g, r)), kg_relation_kind(g, r),
+             kg_entity_id(g, kg_relation_object(g, r)));
+}
+
+static char *prov_text(const kg_graph *g, kg_rid r)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < kg_relation_prov_count(g, r); i++) {
+        kg_pair p = kg_relation_prov(g, r, i);
+        if (strcmp(p.key, KG_PROV_EVIDENCE) != 0)
+            n += strlen(p.key) + strlen(p.value) + 2;
+    }
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    size_t len = 0;
+    s[0] = '\0';
+    for (size_t i = 0; i < kg_relation_prov_count(g, r); i++) {
+        kg_pair p = kg_relation_prov(g, r, i);
+        if (strcmp(p.key, KG_PROV_EVIDENCE) != 0)
+            len += (size_t)snprintf(s + len, n - len, "%s%s=%s", len ? ";" : "",
+                                    p.key, p.value);
+    }
+    return s;
+}
+
+/* Relations as a table; TSV is a fact table that kg reads back. */
+void kg_cli_print_relations(const kg_graph *g, const kg_rid *ids, size_t n,
+                            bool truncated, kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_relations(const kg_graph *g, const kg_rid *ids, size_t n,
+                            bool truncated, kg_cli_fmt fmt, FILE *out)
+{
+    if (fmt == KG_CLI_JSON) {
+        kg_json j;
+        kg_json_init(&j, out);
+        kg_json_obj(&j);
+        kg_json_key(&j, "relations");
+        kg_json_arr(&j);
+        for (size_t i = 0; i < n; i++)
+            kg_json_relation(&j, g, ids[i]);
+        kg_json_arr_end(&j);
+        kg_json_key(&j, "truncated");
+        kg_json_bool(&j, truncated);
+        kg_json_obj_end(&j);
+        fputc('\n', out);
+        return;
+    }
+    static const char *const full[] = {"subject", "relation", "object",
+                                       "qualifiers", "evidence", "provenance"};
+    kg_table *t = kg_table_new(fmt == KG_CLI_TSV ? 6 : 4, full);
+    for (size_t i = 0; i < n; i++) {
+        kg_rid r = ids[i];
+        char *q = kg_cli_quals(g, r);
+        char *p = prov_text(g, r);
+        const char *cells[6] = {kg_entity_id(g, kg_relation_subject(g, r)),
+                                kg_relation_kind(g, r),
+                                kg_entity_id(g, kg_relation_object(g, r)), q,
+                                kg_relation_prov_get(g, r, KG_PROV_EVIDENCE), p};
+        kg_table_add(t, cells);
+        free(q);
+        free(p);
+    }
+    if (n || fmt == KG_CLI_TSV)
+        kg_table_print(t, fmt, out);
+    kg_table_destroy(&t);
+}
+
+/* ---- export ------------------------------------------------------------------------ */
+
+static const char export_usage[] =
+    "Usage: kg export [--format dot|tsv|json] [-o FILE] [-g FILE]...\n"
+    "\n"
+    "Write the whole graph. DOT is styled for `dot -Tsvg`; TSV is the fact\n"
+    "table with #@entity lines; JSON is {\"entities\":[...],\"relations\":[...]}.\n"
+    "All three read back with -g.\n"
+    "\n"
+    "  --format FMT        dot (default, or from the -o extension), tsv, json\n"
+    "  -o, --output FILE   write to FILE instead of standard output\n"
+    COMMON_HELP EXIT_HELP;
+
+static int write_graph(const args *a, const kg_graph *g, kg_cli_fmt fmt)
+{
+    kg_format f = fmt == KG_CLI_TSV    ? KG_FORMAT_TSV
+                  : fmt == KG_CLI_JSON ? KG_FORMAT_JSON
+                                       : KG_FORMAT_DOT;
+    FILE *out = kg_cli_open_out(a->cmd, a->output);
+    if (!out)
+        return KG_EXIT_ERROR;
+    kg_error err = {0};
+    int rc = kg_write_file(g, f, out, &err);
+    int st = kg_cli_close_out(a->cmd, out, a->output);
+    if (rc) {
+        kg_cli_query_failed(a->cmd, &err, rc);
+        return KG_EXIT_ERROR;
+    }
+    return st;
+}
+
+/* The format of a graph-writing command: --format, else the -o file's
+ * extension, else DOT. */
+static kg_cli_fmt graph_fmt(const args *a)
+{
+    if (a->fmt >= 0)
+        return (kg_cli_fmt)a->fmt;
+    if (a->output) {
+        kg_format f = kg_format_from_path(a->output);
+        if (f == KG_FORMAT_TSV)
+            return KG_CLI_TSV;
+        if (f == KG_FORMAT_JSON)
+            return KG_CLI_JSON;
+    }
+    return KG_CLI_DOT;
+}
+
+int kg_cmd_export(int argc, char **argv)
+{
+    args a = {.cmd = "export", .usage = export_usage};
+    static const int allowed[] = {O_GRAPH, O_OUTPUT, O_HELP, O_FORMAT, 0};
+    int st = parse(&a, argc, argv, allowed, false, true);
+    if (st < 0 && a.pos.n)
+        st = kg_cli_usage(a.cmd, "unexpected argument '%s'", a.pos.v[0]);
+    if (st < 0) {
+        kg_graph *g = load(&a);
+        st = g ? write_graph(&a, g, graph_fmt(&a)) : KG_EXIT_ERROR;
+        kg_graph_destroy(&g);
+    }
+    args_free(&a);
+    return st;
+}
+
+/* ---- entity ----------------------------------------------------------------------- */
+
+static const char entity_usage[] =
+    "Usage: kg entity NAME [--format table|tsv|json] [-g FILE]...\n"
+    "\n"
+    "Show an entity found by id or alias (case-insensitive): its kind,\n"
+    "aliases, attributes and how many relations leave (out) and enter (in)\n"
+    "it, by relation kind.\n"
+    "\n"
+    "  --format FMT        table (default), tsv, json\n"
+    COMMON_HELP EXIT_HELP;
+
+/* Relation counts of e in one direction, by kind: adjacency is sorted by
+ * kind, so equal kinds are consecutive. */
+static void count_kinds(const kg_graph *g, kg_eid e, kg_dir d, kg_table *t,
+                        kg_json *j)
+{
+    kg_span s = kg_adjacent(g, e, d, 0);
+    for (size_t i = 0; i < s.n;) {
+        kg_atom k = kg_relation_kind_atom(g, s.ids[i]);
+        size_t c = 0;
+        while (i < s.n && kg_relation_kind_atom(g, s.ids[i]) == k) {
+            i++;
+            c++;
+        }
+        if (j) {
+            kg_json_key(j, kg_atom_str(g, k));
+            kg_json_int(j, (long long)c);
+        } else {
+            char num[32];
+            snprintf(num, sizeof num, "%zu", c);
+            const char *cells[3] = {d == KG_OUT ? "out" : "in",
+                                    kg_atom_str(g, k), num};
+            kg_table_add(t, cells);
+        }
+    }
+}
+
+void kg_cli_print_entity(const kg_graph *g, kg_eid e, kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_entity(const kg_graph *g, kg_eid e, kg_cli_fmt fmt, FILE *out)
+{
+    if (fmt == KG_CLI_JSON) {
+        kg_json j;
+        kg_json_init(&j, out);
+        kg_json_obj(&j);
+        kg_json_key(&j, "id");
+        kg_json_str(&j, kg_entity_id(g, e));
+        kg_json_key(&j, "kind");
+        kg_json_str(&j, kg_entity_kind(g, e));
+        kg_json_key(&j, "aliases");
+        kg_json_arr(&j);
+        for (size_t i = 0; i < kg_entity_alias_count(g, e); i++)
+            kg_json_str(&j, kg_entity_alias(g, e, i));
+        kg_json_arr_end(&j);
+        kg_json_key(&j, "attributes");
+        kg_json_obj(&j);
+        for (size_t i = 0; i < kg_entity_attr_count(g, e); i++) {
+            kg_pair p = kg_entity_attr(g, e, i);
+            kg_json_key(&j, p.key);
+            kg_json_str(&j, p.value);
+        }
+        kg_json_obj_end(&j);
+        kg_json_key(&j, "out");
+        kg_json_obj(&j);
+        count_kinds(g, e, KG_OUT, NULL, &j);
+        kg_json_obj_end(&j);
+        kg_json_key(&j, "in");
+        kg_json_obj(&j);
+        count_kinds(g, e, KG_IN, NULL, &j);
+        kg_json_obj_end(&j);
+        kg_json_obj_end(&j);
+        fputc('\n', out);
+        return;
+    }
+    /* TSV and table: one "field key value" row per fact about it. */
+    static const char *const head[] = {"field", "key", "value"};
+    kg_table *t = kg_table_new(3, head);
+    const char *id[3] = {"id", "", kg_entity_id(g, e)};
+    const char *kind[3] = {"kind", "", kg_entity_kind(g, e)};
+    kg_table_add(t, id);
+    kg_table_add(t, kind);
+    for (size_t i = 0; i < kg_entity_alias_count(g, e); i++) {
+        const char *c[3] = {"alias", "", kg_entity_alias(g, e, i)};
+        kg_table_add(t, c);
+    }
+    for (size_t i = 0; i < kg_entity_attr_count(g, e); i++) {
+        kg_pair p = kg_entity_attr(g, e, i);
+        const char *c[3] = {"attribute", p.key, p.value};
+        kg_table_add(t, c);
+    }
+    count_kinds(g, e, KG_OUT, t, NULL);
+    count_kinds(g, e, KG_IN, t, NULL);
+    kg_table_print(t, fmt, out);
+    kg_table_destroy(&t);
+}
+
+int kg_cmd_entity(int argc, char **argv)
+{
+    args a = {.cmd = "entity", .usage = entity_usage};
+    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, 0};
+    int st = parse(&a, argc, argv, allowed, true, false);
+    if (st < 0 && a.pos.n != 1)
+        st = kg_cli_usage(a.cmd, a.pos.n ? "one NAME at a time" : "NAME missing");
+    if (st < 0) {
+        kg_graph *g = load(&a);
+        st = KG_EXIT_ERROR;
+        if (g && kg_cli_need_entity(a.cmd, g, a.pos.v[0])) {
+            kg_cli_print_entity(g, kg_entity_find(g, a.pos.v[0]),
+                                fmt_or(&a, KG_CLI_TABLE), stdout);
+            st = kg_cli_close_out(a.cmd, stdout, NULL);
+        }
+        kg_graph_destroy(&g);
+    }
+    args_free(&a);
+    return st;
+}
+
+/* ---- entities --------------------------------------------------------------------- */
+
+static const char entities_usage[] =
+    "Usage: kg entities [--kind KIND] [--prefix TEXT] [--limit N] [--offset N]\n"
+    "                   [--format table|tsv|json] [-g FILE]...\n"
+    "\n"
+    "List entities sorted by id: all, or those of one kind, or those whose id\n"
+    "or an alias starts with TEXT (case-insensitive).\n"
+    "\n"
+    "  --kind KIND         only entities of this kind (country, product, ...)\n"
+    "  --prefix TEXT       only ids or aliases starting with TEXT\n"
+    "  --limit N           at most N entities (default: all)\n"
+    "  --offset N          skip the first N\n"
+    "  --format FMT        table (default), tsv, json\n"
+    COMMON_HELP EXIT_HELP;
+
+int kg_cmd_entities(int argc, char **argv)
+{
+    args a = {.cmd = "entities", .usage = entities_usage};
+    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, O_KIND, O_PREFIX,
+                                  O_LIMIT, O_OFFSET, 0};
+    int st = parse(&a, argc, argv, allowed, true, false);
+    if (st < 0 && a.pos.n)
+        st = kg_cli_usage(a.cmd, "unexpected argument '%s'", a.pos.v[0]);
+    if (st >= 0) {
+        args_free(&a);
+        return st;
+    }
+    kg_graph *g = load(&a);
+    if (!g) {
+        args_free(&a);
+        return KG_EXIT_ERROR;
+    }
+    kg_entities_query q = {.kind = a.kind, .prefix = a.prefix,
+                           .offset = a.offset, .opts.limit = a.limit};
+    kg_eid_list l;
+    kg_error err = {0};
+    int rc = kg_query_entities(g, &q, &l, &err);
+    if (rc) {
+        st = kg_cli_query_failed(a.cmd, &err, rc);
+    } else if (fmt_or(&a, KG_CLI_TABLE) == KG_CLI_JSON) {
+        kg_json j;
+        kg_json_init(&j, stdout);
+        kg_json_obj(&j);
+        kg_json_key(&j, "entities");
+        kg_json_arr(&j);
+        for (size_t i = 0; i < l.n; i++) {
+            kg_json_obj(&j);
+            kg_json_key(&j, "id");
+            kg_json_str(&j, kg_entity_id(g, l.ids[i]));
+            kg_json_key(&j, "kind");
+            kg_json_str(&j, kg_entity_kind(g, l.ids[i]));
+            kg_json_obj_end(&j);
+        }
+        kg_json_arr_end(&j);
+        kg_json_key(&j, "total");
+        kg_json_int(&j, (long long)l.total);
+        kg_json_key(&j, "truncated");
+        kg_json_bool(&j, l.truncated);
+        kg_json_obj_end(&j);
+        fputc('\n', stdout);
+        st = kg_cli_close_out(a.cmd, stdout, NULL);
+    } else {
+        static const char *const head[] = {"id", "kind", "aliases"};
+        kg_table *t = kg_table_new(3, head);
+        for (size_t i = 0; i < l.n; i++) {
+            kg_eid e = l.ids[i];
+            size_t len = 1;
+            for (size_t k = 0; k < kg_entity_alias_count(g, e); k++)
+                len += strlen(kg_entity_alias(g, e, k)) + 1;
+            char *al = malloc(len);
+            if (!al) {
+                kg_cli_err(a.cmd, "out of memory");
+                exit(KG_EXIT_ERROR);
+            }
+            al[0] = '\0';
+            for (size_t k = 0; k < kg_entity_alias_count(g, e); k++) {
+                if (k)
+                    strcat(al, "|");
+                strcat(al, kg_entity_alias(g, e, k));
+            }
+            const char *cells[3] = {kg_entity_id(g, e), kg_entity_kind(g, e), al};
+            kg_table_add(t, cells);
+            free(al);
+        }
+        if (l.n || a.fmt == KG_CLI_TSV)
+            kg_table_print(t, fmt_or(&a, KG_CLI_TABLE), stdout);
+        kg_table_destroy(&t);
+        if (l.truncated)
+            kg_cli_err(a.cmd, "showing %zu of %zu entities (--limit, --offset)",
+                       l.n, l.total);
+        st = kg_cli_close_out(a.cmd, stdout, NULL);
+    }
+    kg_eid_list_free(&l);
+    kg_graph_destroy(&g);
+    args_free(&a);
+    return st;
+}
+
+/* ---- relations -------------------------------------------------------------------- */
+
+static const char relations_usage[] =
+    "Usage: kg relations [--subject X] [--relation R] [--object Y]\n"
+    "                    [--where KEY=VALUE|KEY]... [--as-of DATE] [--limit N]\n"
+    "                    [--format table|tsv|json] [-g FILE]...\n"
+    "\n"
+    "Find relations. X and Y are entity names (id or alias); R is a relation\n"
+    "kind (tariffs-on, exports-to, ...). --where KEY=VALUE keeps relations\n"
+    "whose qualifier KEY is exactly VALUE; --where KEY those that have KEY.\n"
+    "--as-of DATE (2025-06-01, 2025-06 or 2025) keeps relations in force on\n"
+    "that date by their date/since/until qualifiers (docs/cli.md).\n"
+    "\n"
+    "  --limit N           at most N relations (default: all)\n"
+    "  --format FMT        table (default), tsv (a fact table), json\n"
+    COMMON_HELP EXIT_HELP;
+
+int kg_cmd_relations(int argc, char **argv)
+{
+    args a = {.cmd = "relations", .usage = relations_usage};
+    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, O_SUBJECT,
+                                  O_RELATION, O_OBJECT, O_WHERE, O_AS_OF,
+                                  O_LIMIT, 0};
+    int st = parse(&a, argc, argv, allowed, true, false);
+    if (st < 0 && a.pos.n)
+        st = kg_cli_usage(a.cmd, "unexpected argument '%s' (use --subject, "
+                          "--relation, --object)", a.pos.v[0]);
+    if (st < 0 && a.rels.n > 1)
+        st = kg_cli_usage(a.cmd, "one --relation at a time");
+    if (st >= 0) {
+        args_free(&a);
+        return st;
+    }
+    kg_pair *where = calloc(a.wheres.n + 1, sizeof *where);
+    char **keys = calloc(a.wheres.n + 1, sizeof *keys);
+    kg_graph *g = NULL;
+    if (!where || !keys) {
+        kg_cli_err(a.cmd, "out of memory");
+        st = KG_EXIT_ERROR;
+        goto out;
+    }
+    for (size_t i = 0; i < a.wheres.n; i++) {
+        const char *eq = strchr(a.wheres.v[i], '=');
+        size_t kl = eq ? (size_t)(eq - a.wheres.v[i]) : strlen(a.wheres.v[i]);
+        keys[i] = strndup(a.wheres.v[i], kl);
+        if (!keys[i]) {
+            kg_cli_err(a.cmd, "out of memory");
+            st = KG_EXIT_ERROR;
+            goto out;
+        }
+        where[i] = (kg_pair){keys[i], eq ? eq + 1 : NULL};
+    }
+    if (a.wheres.n > KG_QUERY_MAX_QUALS) {
+        st = kg_cli_usage(a.cmd, "at most %d --where", KG_QUERY_MAX_QUALS);
+        goto out;
+    }
+    g = load(&a);
+    if (!g || (a.subject && !kg_cli_need_entity(a.cmd, g, a.subject)) ||
+        (a.object && !kg_cli_need_entity(a.cmd, g, a.object))) {
+        st = KG_EXIT_ERROR;
+        goto out;
+    }
+    kg_relations_query q = {.subject = a.subject, .relation = a.relation,
+                            .object = a.object, .where = where,
+                            .n_where = a.wheres.n,
+                            .opts = {.as_of = a.as_of, .limit = a.limit}};
+    kg_rid_list l;
+    kg_error err = {0};
+    int rc = kg_query_relations(g, &q, &l, &err);
+    if (rc) {
+        st = kg_cli_query_failed(a.cmd, &err, rc);
+        goto out;
+    }
+    kg_cli_print_relations(g, l.ids, l.n, l.truncated, fmt_or(&a, KG_CLI_TABLE),
+                           stdout);
+    note_truncated(&a, l.truncated, l.n);
+    kg_rid_list_free(&l);
+    st = kg_cli_close_out(a.cmd, stdout, NULL);
+out:
+    for (size_t i = 0; keys && i < a.wheres.n; i++)
+        free(keys[i]);
+    free(keys);
+    free(where);
+    kg_graph_destroy(&g);
+    args_free(&a);
+    return st;
+}
+
+/* ---- neighbors -------------------------------------------------------------------- */
+
+static const char neighbors_usage[] =
+    "Usage: kg neighbors ENTITY [--depth N] [--relation R]... [--direction out|in|both]\n"
+    "                    [--as-of DATE] [--limit N] [--format table|tsv|json]\n"
+    "                    [-g FILE]...\n"
+    "\n"
+    "Entities reachable from ENTITY in at most N steps (breadth first),\n"
+    "each with its depth and the relation it was reached by.\n"
+    "\n"
+    "  --depth N           steps (default 1)\n"
+    "  --relation R        follow only relations of kind R (repeatable)\n"
+    "  --direction D       out (default: subject to object), in, both\n"
+    "  --as-of DATE        only relations in force on DATE\n"
+    "  --limit N           at most N entities\n"
+    "  --format FMT        table (default), tsv, json\n"
+    COMMON_HELP EXIT_HELP;
+
+void kg_cli_print_neighbors(const kg_graph *g, const kg_neighbor_list *l,
+                            kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_neighbors(const kg_graph *g, const kg_neighbor_list *l,
+                            kg_cli_fmt fmt, FILE *out)
+{
+    if (fmt == KG_CLI_JSON) {
+        kg_json j;
+        kg_json_init(&j, out);
+        kg_json_obj(&j);
+        kg_json_key(&j, "neighbors");
+        kg_json_arr(&j);
+        for (size_t i = 0; i < l->n; i++) {
+            const kg_neighbor *nb = &l->items[i];
+            kg_json_obj(&j);
+            kg_json_key(&j, "entity");
+            kg_json_str(&j, kg_entity_id(g, nb->entity));
+            kg_json_key(&j, "kind");
+            kg_json_str(&j, kg_entity_kind(g, nb->entity));
+            kg_json_key(&j, "depth");
+            kg_json_int(&j, nb->depth);
+            kg_json_key(&j, "via");
+            kg_json_relation(&j, g, nb->via);
+            kg_json_obj_end(&j);
+        }
+        kg_json_arr_end(&j);
+        kg_json_key(&j, "truncated");
+        kg_json_bool(&j, l->truncated);
+        kg_json_obj_end(&j);
+        fputc('\n', out);
+        return;
+    }
+    static const char *const head[] = {"depth", "entity", "kind", "subject",
+                                       "relation", "object"};
+    static const char *const thead[] = {"depth", "entity", "kind", "via"};
+    kg_table *t = kg_table_new(fmt == KG_CLI_TSV ? 6 : 4,
+                               fmt == KG_CLI_TSV ? head : thead);
+    for (size_t i = 0; i < l->n; i++) {
+        const kg_neighbor *nb = &l->items[i];
+        char d[16], via[1024];
+        snprintf(d, sizeof d, "%u", nb->depth);
+        rel_text(via, sizeof via, g, nb->via);
+        if (fmt == KG_CLI_TSV) {
+            const char *c[6] = {d, kg_entity_id(g, nb->entity),
+                                kg_entity_kind(g, nb->entity),
+                                kg_entity_id(g, kg_relation_subject(g, nb->via)),
+                                kg_relation_kind(g, nb->via),
+                                kg_entity_id(g, kg_relation_object(g, nb->via))};
+            kg_table_add(t, c);
+        } else {
+            const char *c[4] = {d, kg_entity_id(g, nb->entity),
+                                kg_entity_kind(g, nb->entity), via};
+            kg_table_add(t, c);
+        }
+    }
+    if (l->n || fmt == KG_CLI_TSV)
+        kg_table_print(t, fmt, out);
+    kg_table_destroy(&t);
+}
+
+int kg_cmd_neighbors(int argc, char **argv)
+{
+    args a = {.cmd = "neighbors", .usage = neighbors_usage};
+    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, O_DEPTH,
+                                  O_RELATION, O_DIRECTION, O_AS_OF, O_LIMIT, 0};
+    int st = parse(&a, argc, argv, allowed, true, false);
+    if (st < 0 && a.pos.n != 1)
+        st = kg_cli_usage(a.cmd, a.pos.n ? "one ENTITY at a time" : "ENTITY missing");
+    if (st >= 0) {
+        args_free(&a);
+        return st;
+    }
+    kg_graph *g = load(&a);
+    st = KG_EXIT_ERROR;
+    if (g && kg_cli_need_entity(a.cmd, g, a.pos.v[0])) {
+        kg_neighbors_query q = {.entity = a.pos.v[0], .dir = a.dir,
+                                .relations = a.rels.v, .n_relations = a.rels.n,
+                                .opts = {.as_of = a.as_of, .limit = a.limit,
+                                         .max_depth = (unsigned)a.depth}};
+        kg_neighbor_list l;
+        kg_error err = {0};
+        int rc = kg_query_neighbors(g, &q, &l, &err);
+        if (rc) {
+            st = kg_cli_query_failed(a.cmd, &err, rc);
+        } else {
+            kg_cli_print_neighbors(g, &l, fmt_or(&a, KG_CLI_TABLE), stdout);
+            note_truncated(&a, l.truncated, l.n);
+            st = kg_cli_close_out(a.cmd, stdout, NULL);
+        }
+        kg_neighbor_list_free(&l);
+    }
+    kg_graph_destroy(&g);
+    args_free(&a);
+    return st;
+}
+
+/* ---- path ---------------------------------------------------------------------------- */
+
+static const char path_usage[] =
+    "Usage: kg path FROM TO [--relation R]... [--direction out|in|both] [--all]\n"
+    "               [--max-length N] [--as-of DATE] [--limit N]\n"
+    "               [--format table|tsv|json] [-g FILE]...\n"
+    "\n"
+    "A shortest path from FROM to TO (fewest relations). By default relations\n"
+    "are followed from subject to object only; --direction both also walks\n"
+    "them backwards (shown as <-[kind]-). No path is not an error: the output\n"
+    "says so (table) or is empty (tsv), and the exit status is 0.\n"
+    "\n"
+    "  --all               every shortest path (at most --limit, default 1000)\n"
+    "  --max-length N      give up beyond N relations\n"
+    "  --relation R        follow only relations of kind R (repeatable)\n"
+    "  --as-of DATE        only relations in force on DATE\n"
+    "  --format FMT        table (default), tsv, json\n"
+    COMMON_HELP EXIT_HELP;
+
+void kg_cli_print_paths(const kg_graph *g, kg_eid from, kg_eid to,
+                        const kg_path_list *l, kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_paths(const kg_graph *g, kg_eid from, kg_eid to,
+                        const kg_path_list *l, kg_cli_fmt fmt, FILE *out)
+{
+    if (fmt == KG_CLI_JSON) {
+        kg_json j;
+        kg_json_init(&j, out);
+        kg_json_obj(&j);
+        kg_json_key(&j, "paths");
+        kg_json_arr(&j);
+        for (size_t p = 0; p < l->n; p++) {
+            kg_json_arr(&j);
+            for (size_t i = 0; i < l->paths[p].n; i++)
+                kg_json_relation(&j, g, l->paths[p].steps[i].rel);
+            kg_json_arr_end(&j);
+        }
+        kg_json_arr_end(&j);
+        kg_json_key(&j, "length");
+        if (l->n)
+            kg_json_int(&j, (long long)l->paths[0].n);
+        else
+            kg_json_str(&j, NULL);
+        kg_json_key(&j, "truncated");
+        kg_json_bool(&j, l->truncated);
+        kg_json_obj_end(&j);
+        fputc('\n', out);
+        return;
+    }
+    if (fmt == KG_CLI_TSV) {
+        static const char *const head[] = {"path", "step", "subject",
+                                           "relation", "object", "direction"};
+        kg_table *t = kg_table_new(6, head);
+        for (size_t p = 0; p < l->n; p++)
+            for (size_t i = 0; i < l->paths[p].n; i++) {
+                kg_path_step s = l->paths[p].steps[i];
+                char pn[24], sn[24];
+                snprintf(pn, sizeof pn, "%zu", p + 1);
+                snprintf(sn, sizeof sn, "%zu", i + 1);
+                const char *c[6] = {pn, sn,
+                                    kg_entity_id(g, kg_relation_subject(g, s.rel)),
+                                    kg_relation_kind(g, s.rel),
+                                    kg_entity_id(g, kg_relation_object(g, s.rel)),
+                                    s.dir == KG_OUT ? "out" : "in"};
+                kg_table_add(t, c);
+            }
+        kg_table_print(t, fmt, out);
+        kg_table_destroy(&t);
+        return;
+    }
+    if (l->n == 0) {
+        fprintf(out, "no path from %s to %s\n", kg_entity_id(g, from),
+                kg_entity_id(g, to));
+        return;
+    }
+    for (size_t p = 0; p < l->n; p++) {
+        fputs(kg_entity_id(g, from), out);
+        kg_eid at = from;
+        for (size_t i = 0; i < l->paths[p].n; i++) {
+            kg_path_step s = l->paths[p].steps[i];
+            if (s.dir == KG_OUT) {
+                at = kg_relation_object(g, s.rel);
+                fprintf(out, " -[%s]-> %s", kg_relation_kind(g, s.rel),
+                        kg_entity_id(g, at));
+            } else {
+                at = kg_relation_subject(g, s.rel);
+                fprintf(out, " <-[%s]- %s", kg_relation_kind(g, s.rel),
+                        kg_entity_id(g, at));
+            }
+        }
+        fputc('\n', out);
+    }
+}
+
+int kg_cmd_path(int argc, char **argv)
+{
+    args a = {.cmd = "path", .usage = path_usage};
+    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, O_RELATION,
+                                  O_DIRECTION, O_ALL, O_MAX_LENGTH, O_AS_OF,
+                                  O_LIMIT, 0};
+    int st = parse(&a, argc, argv, allowed, true, false);
+    if (st < 0 && a.pos.n != 2)
+        st = kg_cli_usage(a.cmd, "needs FROM and TO");
+    if (st >= 0) {
+        args_free(&a);
+        return st;
+    }
+    kg_graph *g = load(&a);
+    st = KG_EXIT_ERROR;
+    if (g && kg_cli_need_entity(a.cmd, g, a.pos.v[0]) &&
+        kg_cli_need_entity(a.cmd, g, a.pos.v[1])) {
+        kg_path_query q = {.from = a.pos.v[0], .to = a.pos.v[1],
+                           .relations = a.rels.v, .n_relations = a.rels.n,
+                           .dir = a.dir, .all = a.all,
+                           .opts = {.as_of = a.as_of, .limit = a.limit,
+                                    .max_depth = (unsigned)a.max_length}};
+        kg_path_list l;
+        kg_error err = {0};
+        int rc = kg_query_path(g, &q, &l, &err);
+        if (rc) {
+            st = kg_cli_query_failed(a.cmd, &err, rc);
+        } else {
+            kg_cli_print_paths(g, kg_entity_find(g, q.from),
+                               kg_entity_find(g, q.to), &l,
+                               fmt_or(&a, KG_CLI_TABLE), stdout);
+            note_truncated(&a, l.truncated, l.n);
+            st = kg_cli_close_out(a.cmd, stdout, NULL);
+        }
+        kg_path_list_free(&l);
+    }
+    kg_graph_destroy(&g);
+    args_free(&a);
+    return st;
+}
+
+/* ---- subgraph ------------------------------------------------------------------------- */
+
+static const char subgraph_usage[] =
+    "Usage: kg subgraph ENTITY... [--depth N] [--relation R]... [--direction out|in|both]\n"
+    "                   [--as-of DATE] [--limit N] [--format dot|tsv|json] [-o FILE]\n"
+    "                   [-g FILE]...\n"
+    "\n"
+    "The neighbourhood of the ENTITYs as a graph: the entities within N steps\n"
+    "and every relation among them, written like `kg export`:\n"
+    "    kg subgraph China --depth 1 | dot -Tsvg > china.svg\n"
+    "\n"
+    "  --depth N           steps (default 1)\n"
+    "  --relation R        follow and keep only relations of kind R (repeatable)\n"
+    "  --direction D       both (default), out, in\n"
+    "  --as-of DATE        only relations in force on DATE\n"
+    "  --limit N           at most N entities, the seeds included\n"
+    "  --format FMT        dot (default, or from the -o extension), tsv, json\n"
+    "  -o, --output FILE   write to FILE instead of standard output\n"
+    COMMON_HELP EXIT_HELP;
+
+int kg_cmd_subgraph(int argc, char **argv)
+{
+    args a = {.cmd = "subgraph", .usage = subgraph_usage};
+    static const int allowed[] = {O_GRAPH, O_OUTPUT, O_HELP, O_FORMAT, O_DEPTH,
+                                  O_RELATION, O_DIRECTION, O_AS_OF, O_LIMIT, 0};
+    int st = parse(&a, argc, argv, allowed, false, true);
+    if (st < 0 && a.pos.n == 0)
+        st = kg_cli_usage(a.cmd, "ENTITY missing");
+    if (st >= 0) {
+        args_free(&a);
+        return st;
+    }
+    kg_graph *g = load(&a);
+    st = KG_EXIT_ERROR;
+    bool ok = g != NULL;
+    for (size_t i = 0; ok && i < a.pos.n; i++)
+        ok = kg_cli_need_entity(a.cmd, g, a.pos.v[i]);
+    if (ok) {
+        kg_subgraph_query q = {.seeds = a.pos.v, .n_seeds = a.pos.n,
+                               .relations = a.rels.v, .n_relations = a.rels.n,
+                               .dir = a.dir,
+                               .opts = {.as_of = a.as_of, .limit = a.limit,
+                                        .max_depth = (unsigned)a.depth}};
+        kg_subgraph sg;
+        kg_error err = {0};
+        int rc = kg_query_subgraph(g, &q, &sg, &err);
+        if (rc) {
+            st = kg_cli_query_failed(a.cmd, &err, rc);
+        } else {
+            st = write_graph(&a, sg.graph, graph_fmt(&a));
+            if (sg.truncated)
+                kg_cli_err(a.cmd, "stopped at %zu entities (--limit)",
+                           kg_entity_count(sg.graph));
+        }
+        kg_subgraph_free(&sg);
+    }
+    kg_graph_destroy(&g);
+    args_free(&a);
+    return st;
+}
+
+/* ---- stats ------------------------------------------------------------------------------ */
+
+static const char stats_usage[] =
+    "Usage: kg stats [--format table|tsv|json] [-g FILE]...\n"
+    "\n"
+    "Count entities and relations, by kind, and the memory the graph uses.\n"
+    "\n"
+    "  --format FMT        table (default), tsv, json\n"
+    COMMON_HELP EXIT_HELP;
+
+void kg_cli_print_stats(const kg_graph *g, kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_stats(const kg_graph *g, kg_cli_fmt fmt, FILE *out)
+{
+    size_t nek = kg_entity_kinds(g, NULL, NULL, 0);
+    size_t nrk = kg_relation_kinds(g, NULL, NULL, 0);
+    kg_atom *ek = calloc(nek + 1, sizeof *ek), *rk = calloc(nrk + 1, sizeof *rk);
+    size_t *ec = calloc(nek + 1, sizeof *ec), *rc = calloc(nrk + 1, sizeof *rc);
+    if (!ek || !rk || !ec || !rc) {
+        fputs("kg stats: out of memory\n", stderr);
+        exit(KG_EXIT_ERROR);
+    }
+    nek = kg_entity_kinds(g, ek, ec, nek);
+    nrk = kg_relation_kinds(g, rk, rc, nrk);
+    if (fmt == KG_CLI_JSON) {
+        kg_json j;
+        kg_json_init(&j, out);
+        kg_json_obj(&j);
+        kg_json_key(&j, "entities");
+        kg_json_int(&j, (long long)kg_entity_count(g));
+        kg_json_key(&j, "relations");
+        kg_json_int(&j, (long long)kg_relation_count(g));
+        kg_json_key(&j, "entity_kinds");
+        kg_json_obj(&j);
+        for (size_t i = 0; i < nek; i++) {
+            kg_json_key(&j, kg_atom_str(g, ek[i]));
+            kg_json_int(&j, (long long)ec[i]);
+        }
+        kg_json_obj_end(&j);
+        kg_json_key(&j, "relation_kinds");
+        kg_json_obj(&j);
+        for (size_t i = 0; i < nrk; i++) {
+            kg_json_key(&j, kg_atom_str(g, rk[i]));
+            kg_json_int(&j, (long long)rc[i]);
+        }
+        kg_json_obj_end(&j);
+        kg_json_key(&j, "memory_bytes");
+        kg_json_int(&j, (long long)kg_graph_memory(g));
+        kg_json_obj_end(&j);
+        fputc('\n', out);
+    } else {
+        static const char *const head[] = {"what", "kind", "count"};
+        kg_table *t = kg_table_new(3, head);
+        char num[32];
+        snprintf(num, sizeof num, "%zu", kg_entity_count(g));
+        kg_table_add(t, (const char *const[]){"entities", "", num});
+        for (size_t i = 0; i < nek; i++) {
+            snprintf(num, sizeof num, "%zu", ec[i]);
+            kg_table_add(t, (const char *const[]){"entity_kind",
+                                                  kg_atom_str(g, ek[i]), num});
+        }
+        snprintf(num, sizeof num, "%zu", kg_relation_count(g));
+        kg_table_add(t, (const char *const[]){"relations", "", num});
+        for (size_t i = 0; i < nrk; i++) {
+            snprintf(num, sizeof num, "%zu", rc[i]);
+            kg_table_add(t, (const char *const[]){"relation_kind",
+                                                  kg_atom_str(g, rk[i]), num});
+        }
+        snprintf(num, sizeof num, "%zu", kg_graph_memory(g));
+        kg_table_add(t, (const char *const[]){"memory_bytes", "", num});
+        kg_table_print(t, fmt, out);
+        kg_table_destroy(&t);
+    }
+    free(ek);
+    free(rk);
+    free(ec);
+    free(rc);
+}
+
+int kg_cmd_stats(int argc, char **argv)
+{
+    args a = {.cmd = "stats", .usage = stats_usage};
+    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, 0};
+    int st = parse(&a, argc, argv, allowed, true, false);
+    if (st < 0 && a.pos.n)
+        st = kg_cli_usage(a.cmd, "unexpected argument '%s'", a.pos.v[0]);
+    if (st < 0) {
+        kg_graph *g = load(&a);
+        st = KG_EXIT_ERROR;
+        if (g) {
+            kg_cli_print_stats(g, fmt_or(&a, KG_CLI_TABLE), stdout);
+            st = kg_cli_close_out(a.cmd, stdout, NULL);
+        }
+        kg_graph_destroy(&g);
+    }
+    args_free(&a);
+    return st;
+}
+
+/* ---- match -------------------------------------------------------------------------------- */
+
+static const char match_usage[] =
+    "Usage: kg match PATTERN... [--as-of DATE] [--limit N] [--explain]\n"
+    "                [--format table|tsv|json] [-g FILE]...\n"
+    "\n"
+    "Find every binding of the ?variables that satisfies all patterns. A\n"
+    "pattern is one argument: SUBJECT RELATION OBJECT, then qualifiers:\n"
+    "KEY=VALUE (must equal), KEY=?var (binds the value), KEY (must be there).\n"
+    "Any term may be a ?variable; quote names with spaces inside the pattern:\n"
+    "    kg match '?a tariffs-on ?p origin=?b' '?a exports-to ?b'\n"
+    "    kg match '\"Emmanuel Macron\" meets ?who place=Beijing'\n"
+    "\n"
+    "  --as-of DATE        only relations in force on DATE\n"
+    "  --limit N           at most N rows\n"
+    "  --explain           show the order the patterns ran in first\n"
+    "  --format FMT        table (default), tsv, json\n"
+    COMMON_HELP EXIT_HELP;
+
+typedef struct toks {
+    char **v;
+    size_t n, cap;
+} toks;
+
+static void toks_free(toks *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->v[i]);
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+/* Split a pattern into terms: whitespace separates; "..." and '...' quote
+ * (also inside a term: place="New York"); in "...", backslash escapes the
+ * next character. Returns NULL or a static message. */
+static const char *tokenize(const char *s, toks *t)
+{
+    size_t len = strlen(s);
+    for (;;) {
+        while (*s == ' ' || *s == '\t' || *s == '\n')
+            s++;
+        if (!*s)
+            return NULL;
+        char *buf = malloc(len + 1);
+        if (!buf)
+            return "out of memory";
+        size_t n = 0;
+        while (*s && *s != ' ' && *s != '\t' && *s != '\n') {
+            if (*s == '"' || *s == '\'') {
+                char q = *s++;
+                while (*s && *s != q) {
+                    if (q == '"' && *s == '\\' && s[1])
+                        s++;
+                    buf[n++] = *s++;
+                }
+                if (*s != q) {
+                    free(buf);
+                    return "unterminated quote";
+                }
+                s++;
+            } else {
+                buf[n++] = *s++;
+            }
+        }
+        buf[n] = '\0';
+        if (t->n == t->cap) {
+            t->cap = t->cap ? t->cap * 2 : 8;
+            char **v = realloc(t->v, t->cap * sizeof *v);
+            if (!v) {
+                free(buf);
+                return "out of memory";
+            }
+            t->v = v;
+        }
+        t->v[t->n++] = buf;
+    }
+}
+
+void kg_cli_print_match(const kg_match_result *r, const char *const *patterns,
+                        bool explain, kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_match(const kg_match_result *r, const char *const *patterns,
+                        bool explain, kg_cli_fmt fmt, FILE *out)
+{
+    if (fmt == KG_CLI_JSON) {
+        kg_json j;
+        kg_json_init(&j, out);
+        kg_json_obj(&j);
+        kg_json_key(&j, "variables");
+        kg_json_arr(&j);
+        char name[256];
+        for (size_t v = 0; v < r->n_vars; v++) {
+            snprintf(name, sizeof name, "?%s", r->vars[v]);
+            kg_json_str(&j, name);
+        }
+        kg_json_arr_end(&j);
+        kg_json_key(&j, "rows");
+        kg_json_arr(&j);
+        for (size_t i = 0; i < r->n_rows; i++) {
+            kg_json_arr(&j);
+            for (size_t v = 0; v < r->n_vars; v++)
+                kg_json_str(&j, r->cells[i * r->n_vars + v]);
+            kg_json_arr_end(&j);
+        }
+        kg_json_arr_end(&j);
+        kg_json_key(&j, "truncated");
+        kg_json_bool(&j, r->truncated);
+        kg_json_key(&j, "plan");
+        kg_json_arr(&j);
+        for (size_t i = 0; i < r->n_plan; i++)
+            kg_json_int(&j, (long long)r->plan[i].pattern);
+        kg_json_arr_end(&j);
+        kg_json_key(&j, "estimates");
+        kg_json_arr(&j);
+        for (size_t i = 0; i < r->n_plan; i++)
+            kg_json_num(&j, r->plan[i].estimate);
+        kg_json_arr_end(&j);
+        kg_json_obj_end(&j);
+        fputc('\n', out);
+        return;
+    }
+    if (explain) {
+        /* table: before the rows; tsv: on stderr, to keep stdout a table */
+        FILE *ef = fmt == KG_CLI_TSV ? stderr : out;
+        fputs("plan:\n", ef);
+        for (size_t i = 0; i < r->n_plan; i++)
+            fprintf(ef, "  %zu. pattern %zu  %s  (estimate %.3g per row)\n",
+                    i + 1, r->plan[i].pattern + 1, patterns[r->plan[i].pattern],
+                    r->plan[i].estimate);
+        if (ef == out)
+            fputc('\n', out);
+    }
+    if (r->n_vars == 0) {
+        if (fmt != KG_CLI_TSV)
+            fputs(r->n_rows ? "yes\n" : "no\n", out);
+        else
+            fputs(r->n_rows ? "true\n" : "false\n", out);
+        return;
+    }
+    char **head = malloc(r->n_vars * sizeof *head);
+    if (!head) {
+        fputs("kg match: out of memory\n", stderr);
+        exit(KG_EXIT_ERROR);
+    }
+    for (size_t v = 0; v < r->n_vars; v++) {
+        head[v] = malloc(strlen(r->vars[v]) + 2);
+        if (!head[v]) {
+            fputs("kg match: out of memory\n", stderr);
+            exit(KG_EXIT_ERROR);
+        }
+        head[v][0] = '?';
+        strcpy(head[v] + 1, r->vars[v]);
+    }
+    kg_table *t = kg_table_new(r->n_vars, (const char *const *)head);
+    for (size_t i = 0; i < r->n_rows; i++)
+        kg_table_add(t, (const char *const *)r->cells + i * r->n_vars);
+    if (r->n_rows || fmt == KG_CLI_TSV)
+        kg_table_print(t, fmt, out);
+    kg_table_destroy(&t);
+    for (size_t v = 0; v < r->n_vars; v++)
+        free(head[v]);
+    free(head);
+}
+
+int kg_cmd_match(int argc, char **argv)
+{
+    args a = {.cmd = "match", .usage = match_usage};
+    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, O_AS_OF, O_LIMIT,
+                                  O_EXPLAIN, 0};
+    int st = parse(&a, argc, argv, allowed, true, false);
+    if (st < 0 && a.pos.n == 0)
+        st = kg_cli_usage(a.cmd, "PATTERN missing");
+    if (st < 0 && a.pos.n > KG_QUERY_MATCH_MAX_PATTERNS)
+        st = kg_cli_usage(a.cmd, "at most %d patterns", KG_QUERY_MATCH_MAX_PATTERNS);
+    if (st >= 0) {
+        args_free(&a);
+        return st;
+    }
+    size_t np = a.pos.n;
+    toks *tk = calloc(np, sizeof *tk);
+    kg_match_pattern *pats = calloc(np, sizeof *pats);
+    kg_pair **quals = calloc(np, sizeof *quals);
+    kg_graph *g = NULL;
+    if (!tk || !pats || !quals) {
+        kg_cli_err(a.cmd, "out of memory");
+        st = KG_EXIT_ERROR;
+        goto out;
+    }
+    for (size_t i = 0; i < np; i++) {
+        const char *msg = tokenize(a.pos.v[i], &tk[i]);
+        if (!msg && tk[i].n < 3)
+            msg = "needs SUBJECT RELATION OBJECT";
+        if (!msg && tk[i].n - 3 > KG_QUERY_MAX_QUALS)
+            msg = "too many qualifiers";
+        if (msg) {
+            st = kg_cli_usage(a.cmd, "pattern %zu (%s): %s", i + 1, a.pos.v[i], msg);
+            goto out;
+        }
+        size_t nq = tk[i].n - 3;
+        quals[i] = calloc(nq + 1, sizeof *quals[i]);
+        if (!quals[i]) {
+            kg_cli_err(a.cmd, "out of memory");
+            st = KG_EXIT_ERROR;
+            goto out;
+        }
+        for (size_t k = 0; k < nq; k++) {
+            char *term = tk[i].v[3 + k];
+            char *eq = strchr(term, '=');
+            if (eq == term) {
+                st = kg_cli_usage(a.cmd, "pattern %zu: qualifier '%s' has no key",
+                                  i + 1, term);
+                goto out;
+            }
+            if (eq)
+                *eq = '\0';
+            quals[i][k] = (kg_pair){term, eq ? eq + 1 : NULL};
+        }
+        pats[i] = (kg_match_pattern){tk[i].v[0], tk[i].v[1], tk[i].v[2],
+                                     quals[i], nq};
+    }
+    g = load(&a);
+    if (!g) {
+        st = KG_EXIT_ERROR;
+        goto out;
+    }
+    kg_match_query q = {.patterns = pats, .n_patterns = np,
+                        .opts = {.as_of = a.as_of, .limit = a.limit}};
+    kg_match_result r;
+    kg_error err = {0};
+    int rc = kg_query_match(g, &q, &r, &err);
+    if (rc) {
+        st = kg_cli_query_failed(a.cmd, &err, rc);
+    } else {
+        kg_cli_print_match(&r, a.pos.v, a.explain, fmt_or(&a, KG_CLI_TABLE),
+                           stdout);
+        note_truncated(&a, r.truncated, r.n_rows);
+        st = kg_cli_close_out(a.cmd, stdout, NULL);
+    }
+    kg_match_result_free(&r);
+out:
+    for (size_t i = 0; tk && i < np; i++)
+        toks_free(&tk[i]);
+    for (size_t i = 0; quals && i < np; i++)
+        free(quals[i]);
+    free(tk);
+    free(quals);
+    free(pats);
+    kg_graph_destroy(&g);
+    args_free(&a);
+    return st;
+}
