@@ -88,6 +88,12 @@ typedef struct strtab {
     uint32_t n, cap;
     uint32_t *slot; /* index + 1, 0 = empty */
     uint32_t mask;
+    /* A cache by address in front of the table: the strings come from a
+     * graph's atom table, where equal strings share one address, so most
+     * look-ups need neither strlen nor hashing nor comparing bytes. */
+    const char **pkey;
+    uint32_t *pval;
+    uint32_t pmask, pn;
     bool oom;
 } strtab;
 
@@ -97,6 +103,8 @@ static void strtab_free(strtab *t)
     free(t->len);
     free(t->hash);
     free(t->slot);
+    free(t->pkey);
+    free(t->pval);
     memset(t, 0, sizeof *t);
 }
 
@@ -117,8 +125,68 @@ static bool strtab_rehash(strtab *t, uint32_t nslots)
     return true;
 }
 
+static uint32_t str_id_slow(strtab *t, const char *s);
+
+static inline uint32_t ptr_hash(const char *s)
+{
+    uint64_t x = (uint64_t)(uintptr_t)s * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(x >> 32);
+}
+
+static bool ptr_grow(strtab *t)
+{
+    uint32_t n = t->pmask ? (t->pmask + 1) * 2 : 4096;
+    const char **k = calloc(n, sizeof *k);
+    uint32_t *v = malloc(n * sizeof *v);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return false;
+    }
+    for (uint32_t i = 0; t->pkey && i <= t->pmask; i++) {
+        if (!t->pkey[i])
+            continue;
+        uint32_t h = ptr_hash(t->pkey[i]) & (n - 1);
+        while (k[h])
+            h = (h + 1) & (n - 1);
+        k[h] = t->pkey[i];
+        v[h] = t->pval[i];
+    }
+    free(t->pkey);
+    free(t->pval);
+    t->pkey = k;
+    t->pval = v;
+    t->pmask = n - 1;
+    return true;
+}
+
 /* Index of s in the table, adding it; s must outlive the table. */
 static uint32_t str_id(strtab *t, const char *s)
+{
+    if (t->oom)
+        return 0;
+    if (!s)
+        s = "";
+    if ((uint64_t)(t->pn + 1) * 2 > (uint64_t)t->pmask + 1 && !ptr_grow(t)) {
+        t->oom = true;
+        return 0;
+    }
+    uint32_t h = ptr_hash(s) & t->pmask;
+    while (t->pkey[h]) {
+        if (t->pkey[h] == s)
+            return t->pval[h];
+        h = (h + 1) & t->pmask;
+    }
+    uint32_t k = str_id_slow(t, s);
+    if (!t->oom) {
+        t->pkey[h] = s;
+        t->pval[h] = k;
+        t->pn++;
+    }
+    return k;
+}
+
+static uint32_t str_id_slow(strtab *t, const char *s)
 {
     if (t->oom)
         return 0;
@@ -298,6 +366,7 @@ typedef struct diff {
     uint32_t ge_max, gr_max, be_max;  /* handle bounds (max + 1) */
     uint8_t *emit_e, *emit_r, *reset_g, *reset_b;
     uint32_t *rq, *rp;                /* per emitted g relation: sets */
+    uint32_t *eid_str;                /* per g entity: string of its id */
     uint32_t *erem; size_t n_erem, cap_erem;   /* string ids */
     uint32_t *rrem; size_t n_rrem, cap_rrem;   /* 4 words each */
     uint32_t *scratch; size_t cap_scratch;
@@ -315,6 +384,7 @@ static void diff_free(diff *d)
     free(d->reset_b);
     free(d->rq);
     free(d->rp);
+    free(d->eid_str);
     free(d->erem);
     free(d->rrem);
     free(d->scratch);
@@ -501,6 +571,12 @@ static bool quals_cover(const kg_graph *g, kg_rid r, const kg_graph *base,
     return true;
 }
 
+static void ent_str(diff *d, kg_eid e)
+{
+    if (d->eid_str[e] == UINT32_MAX)
+        d->eid_str[e] = str_id(&d->st, kg_entity_id(d->g, e));
+}
+
 /* Decide what to write (see the comment at the top) and intern every
  * string and pair set it needs. */
 static int diff_compute(diff *d)
@@ -515,7 +591,8 @@ static int diff_compute(diff *d)
     d->reset_b = calloc(d->be_max + 1, 1);
     d->rq = malloc(((size_t)d->gr_max + 1) * sizeof *d->rq);
     d->rp = malloc(((size_t)d->gr_max + 1) * sizeof *d->rp);
-    if (!d->emit_e || !d->reset_g || !d->emit_r || !d->reset_b || !d->rq ||
+    d->eid_str = malloc(((size_t)d->ge_max + 1) * sizeof *d->eid_str);
+    if (!d->eid_str || !d->emit_e || !d->reset_g || !d->emit_r || !d->reset_b || !d->rq ||
         !d->rp || !settab_init(&d->sets))
         return KG_ENOMEM;
     (void)str_id(&d->st, ""); /* string 0 */
@@ -536,6 +613,11 @@ static int diff_compute(diff *d)
             }
         }
     }
+    /* Entity ids get their strings by handle, once, rather than by a
+     * look-up per relation; all up front for a full snapshot, on demand
+     * for a difference (which must not carry every id). */
+    for (kg_eid e = kg_entity_first(g); e != KG_NONE; e = kg_entity_next(g, e))
+        d->eid_str[e] = base ? UINT32_MAX : str_id(&d->st, kg_entity_id(g, e));
     for (kg_eid e = kg_entity_first(g); e != KG_NONE; e = kg_entity_next(g, e)) {
         kg_eid b = base ? kg_entity_by_id(base, kg_entity_id(g, e)) : KG_NONE;
         bool emit = b == KG_NONE || d->reset_g[e] ||
@@ -545,7 +627,7 @@ static int diff_compute(diff *d)
             continue;
         d->emit_e[e] = 1;
         d->n_ent++;
-        (void)str_id(&d->st, kg_entity_id(g, e));
+        ent_str(d, e);
         (void)str_id(&d->st, kg_entity_kind(g, e));
         size_t na = kg_entity_alias_count(g, e);
         for (size_t i = 0; i < na; i++)
@@ -611,8 +693,8 @@ static int diff_compute(diff *d)
             continue;
         d->emit_r[r] = 1;
         d->n_rel++;
-        (void)str_id(&d->st, kg_entity_id(g, kg_relation_subject(g, r)));
-        (void)str_id(&d->st, kg_entity_id(g, kg_relation_object(g, r)));
+        ent_str(d, kg_relation_subject(g, r));
+        ent_str(d, kg_relation_object(g, r));
         (void)str_id(&d->st, kg_relation_kind(g, r));
         d->rq[r] = pairs_set(d, g, r, kg_relation_qual_count(g, r), qual_at);
         d->rp[r] = pairs_set(d, g, r, kg_relation_prov_count(g, r), prov_at);
@@ -724,7 +806,7 @@ static void write_sections(diff *d, sw *w)
     for (kg_eid e = kg_entity_first(g); e != KG_NONE; e = kg_entity_next(g, e)) {
         if (!d->emit_e[e])
             continue;
-        jbuf_u32(b, str_id(&d->st, kg_entity_id(g, e)));
+        jbuf_u32(b, d->eid_str[e]);
         jbuf_u32(b, str_id(&d->st, kg_entity_kind(g, e)));
         size_t na = kg_entity_alias_count(g, e);
         jbuf_u32(b, (uint32_t)na);
@@ -735,14 +817,7 @@ static void write_sections(diff *d, sw *w)
     }
     sw_end(w, SEC_ENTITIES);
 
-    /* Entity string ids are looked up once per entity, not per relation. */
-    uint32_t *eid_str = malloc(((size_t)d->ge_max + 1) * sizeof *eid_str);
-    if (!eid_str) {
-        w->err = -ENOMEM;
-        return;
-    }
-    for (kg_eid e = kg_entity_first(g); e != KG_NONE; e = kg_entity_next(g, e))
-        eid_str[e] = str_id(&d->st, kg_entity_id(g, e));
+    const uint32_t *eid_str = d->eid_str;
     sw_begin(w);
     jbuf_u32(b, (uint32_t)d->n_rel);
     kg_atom last_kind = KG_NONE;
@@ -765,7 +840,6 @@ static void write_sections(diff *d, sw *w)
         jbuf_put(b, rec, 20);
         sw_need(w);
     }
-    free(eid_str);
     sw_end(w, SEC_RELATIONS);
 
     sw_begin(w);
