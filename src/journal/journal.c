@@ -236,8 +236,10 @@ static int list_dir(kg_journal *j, dirlist *d, bool cleanup,
         dirlist_free(d);
         return kg_error_set(err, rc, "out of memory");
     }
-    qsort(d->journals.v, d->journals.n, sizeof(uint64_t), u64_cmp);
-    qsort(d->snapshots.v, d->snapshots.n, sizeof(uint64_t), u64_cmp);
+    if (d->journals.n > 1)
+        qsort(d->journals.v, d->journals.n, sizeof(uint64_t), u64_cmp);
+    if (d->snapshots.n > 1)
+        qsort(d->snapshots.v, d->snapshots.n, sizeof(uint64_t), u64_cmp);
     return 0;
 }
 
