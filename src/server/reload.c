@@ -220,9 +220,11 @@ void kg_server_reload_finish(kg_server *s)
         if (!s->j && s->mem_seq)
             kg_log(KG_LOG_WARN, "reload without a data directory: client "
                    "changes made since start-up are gone");
-        if (s->rebuild_after_failure)
+        if (s->rebuild_after_failure) {
             kg_log(KG_LOG_WARN, "graph rebuilt from the files and the journal "
-                   "after the journal failure; still read-only");
+                   "after the journal failure; accepting writes again");
+            s->read_only = false;
+        }
         s->rebuild_after_failure = false;
         kg_log(KG_LOG_INFO, "reloaded: %zu entities, %zu relations in %.1f ms",
                kg_entity_count(s->g), kg_relation_count(s->g),

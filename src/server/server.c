@@ -25,6 +25,9 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+/* Exit status for damaged data (corrupt journal or snapshot). */
+#define KG_EXIT_DATA 3
+
 /* How long close waits for the last replies to leave (ms). */
 #define CLOSE_LINGER_MS 200
 
@@ -135,19 +138,21 @@ static void publish(kg_server *s, const kg_slot *slot)
 static void go_read_only(kg_server *s, const char *why)
 {
     if (!s->read_only)
-        kg_log(KG_LOG_ERROR, "%s; refusing writes from now on (read-only), "
-               "reads continue", why);
+        kg_log(KG_LOG_ERROR, "%s; refusing writes until the graph is rebuilt "
+               "(read-only), reads continue", why);
     s->read_only = true;
 }
 
 /* The graph holds changes the journal does not: rebuild it from the
- * files and the journal. */
+ * files and the journal (a reload); writes resume when it is done. If the
+ * rebuild cannot even start, kgd stays read-only. */
 static void rebuild(kg_server *s)
 {
     s->rebuild_after_failure = true;
     kg_error err;
     if (kg_server_reload_start(s, &err) && !s->reloading)
-        kg_log(KG_LOG_ERROR, "cannot rebuild the graph: %s", err.message);
+        kg_log(KG_LOG_ERROR, "cannot rebuild the graph: %s; read-only until "
+               "restart", err.message);
 }
 
 int kg_server_commit(kg_server *s, kg_slot *slot, kg_error *err)
@@ -162,10 +167,12 @@ int kg_server_commit(kg_server *s, kg_slot *slot, kg_error *err)
     if (s->j) {
         rc = kg_journal_append(s->j, slot->batch, &seq, err);
         if (rc) {
+            /* The journal is as it was and nothing was applied: this write
+             * fails, the next one may succeed (disk space freed). */
             char why[KG_ERROR_MESSAGE_MAX + 64];
             snprintf(why, sizeof why, "journal write failed: %s",
                      err ? err->message : kg_error_name(rc));
-            go_read_only(s, why);
+            kg_log(KG_LOG_ERROR, "%s", why);
             return kg_error_set(err, KG_EIO, "%s", why);
         }
     } else {
@@ -311,6 +318,8 @@ static void run_round(kg_server *s)
             }
             if (kg_journal_sync_needs_rebuild(s->j))
                 rebuild(s);
+            else
+                s->read_only = false; /* nothing was cut: carry on */
         }
     }
 
@@ -420,9 +429,12 @@ static int open_data(kg_server *s, kg_reload_job *job)
     if (kg_journal_load(s->j, job->served, kg_server_journal_warn, s, &err)) {
         kg_log(KG_LOG_ERROR, "%s%s", err.message,
                err.code == KG_ECORRUPT && !c->repair
-                   ? " (start with --repair to cut the journal there)"
+                   ? " (docs/operations.md: restore a backup, or start once "
+                     "with --repair to cut the journal there)"
                    : "");
-        return -1;
+        /* Damaged data is not fixed by restarting: a distinct status that
+         * the unit does not restart on (RestartPreventExitStatus=3). */
+        return err.code == KG_ECORRUPT ? KG_EXIT_DATA : -1;
     }
     kg_log(KG_LOG_INFO, "data directory %s: seq %llu, fsync %s", c->data,
            (unsigned long long)kg_journal_seq(s->j),
@@ -526,6 +538,8 @@ static void loop(kg_server *s)
                 go_read_only(s, why);
                 if (kg_journal_sync_needs_rebuild(s->j))
                     rebuild(s);
+                else
+                    s->read_only = false;
             }
         }
     }
@@ -567,8 +581,12 @@ int kg_server_run(const kg_server_config *cfg)
         goto out;
     }
     if (cfg->data) {
-        if (open_data(&s, job) < 0)
+        int rc = open_data(&s, job);
+        if (rc) {
+            if (rc == KG_EXIT_DATA)
+                status = KG_EXIT_DATA;
             goto out;
+        }
     } else {
         kg_log(KG_LOG_WARN, "no data directory (--data): changes are kept in "
                "memory only and lost at exit or reload");

@@ -1,0 +1,523 @@
+"""kgd as a process: start-up, the protocol over REQ and DEALER sockets,
+writes and the change feed, refusal to start, signals, reload, durability.
+
+Run by ctest with KG_BUILD_DIR and KG_SOURCE_DIR; Debian's python3 with
+python3-zmq and python3-msgpack. Every kgd binds tcp://127.0.0.1:* and the
+test reads the endpoints it got from its log.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import msgpack
+import pytest
+import zmq
+
+BUILD = os.environ.get("KG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+SOURCE = os.environ.get("KG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+KGD = os.path.join(BUILD, "src", "server", "kgd")
+DEFAULT_GRAPH = os.path.join(SOURCE, "graphs", "macron-xi-beijing.gv")
+
+
+class Kgd:
+    """A running kgd with its log collected in the background."""
+
+    def __init__(self, *args, env=None, wait=True, bind="tcp://127.0.0.1:*",
+                 publish="tcp://127.0.0.1:*"):
+        cmd = [KGD]
+        if bind:
+            cmd += ["--bind", bind]
+        if publish:
+            cmd += ["--publish", publish]
+        cmd += list(args)
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     env=e, text=True)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.endpoint = self.feed = None
+        self.ctx = zmq.Context()
+        if wait:
+            self.endpoint = self.wait_log(r"listening on (\S+)").group(1)
+            self.feed = self.wait_log(r"publishing on (\S+)").group(1)
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # EOF
+            self.cond.notify_all()
+
+    def wait_log(self, pattern, timeout=20, start=0):
+        """The first log line from index start matching pattern."""
+        rx = re.compile(pattern)
+        deadline = time.time() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    line = self.lines[i]
+                    if line is None:
+                        raise AssertionError("kgd exited before logging %r:\n%s" %
+                                             (pattern, self.log()))
+                    m = rx.search(line)
+                    if m:
+                        return m
+                    i += 1
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError("no %r in the log:\n%s" % (pattern, self.log()))
+                self.cond.wait(left)
+
+    def log(self):
+        with self.cond:
+            return "\n".join(l for l in self.lines if l is not None)
+
+    def req(self):
+        s = self.ctx.socket(zmq.REQ)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.RCVTIMEO, 10000)
+        s.connect(self.endpoint)
+        return s
+
+    def call(self, sock=None, **request):
+        own = sock is None
+        if own:
+            sock = self.req()
+        try:
+            sock.send(msgpack.packb(request))
+            return msgpack.unpackb(sock.recv(), raw=False)
+        finally:
+            if own:
+                sock.close()
+
+    def ok(self, **request):
+        rep = self.call(**request)
+        assert rep["ok"], rep
+        return rep["result"]
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        self.reader.join(5)
+        self.ctx.destroy(linger=0)
+        return rc
+
+
+@pytest.fixture
+def kgd():
+    servers = []
+
+    def start(*args, **kw):
+        k = Kgd(*args, **kw)
+        servers.append(k)
+        return k
+
+    yield start
+    for k in servers:
+        if k.proc.poll() is None:
+            k.stop()
+
+
+def run_refused(args, timeout=20):
+    """Run kgd expecting it to refuse to start; (status, stderr)."""
+    p = subprocess.run([KGD] + args, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                       text=True, timeout=timeout)
+    return p.returncode, p.stderr
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return str(path)
+
+
+SMALL_GV = """digraph t {
+  "Alpha" [kind="country", aliases="A-land"];
+  "Beta" [kind="country"];
+  "Gamma" [kind="product"];
+  "Alpha" -> "Beta" [relation="exports-to", since="2020"];
+  "Beta" -> "Gamma" [relation="tariffs-on", date="2025-03", origin="Alpha"];
+}
+"""
+
+
+# ---- the basics ---------------------------------------------------------------
+
+def test_ping_req_and_dealer(kgd):
+    k = kgd()
+    assert k.ok(op="ping", id=1) == {"pong": True, "version": k.ok(op="ping")["version"]}
+    rep = k.call(op="ping", id="abc")
+    assert rep["id"] == "abc" and rep["ok"] is True
+
+    # A DEALER may send [body] or ["", body]; it gets the same envelope back.
+    d = k.ctx.socket(zmq.DEALER)
+    d.setsockopt(zmq.RCVTIMEO, 10000)
+    d.connect(k.endpoint)
+    d.send(msgpack.packb({"op": "ping", "id": 7}))
+    frames = d.recv_multipart()
+    assert len(frames) == 1
+    assert msgpack.unpackb(frames[0])["id"] == 7
+    d.send_multipart([b"", msgpack.packb({"op": "ping", "id": 8})])
+    frames = d.recv_multipart()
+    assert frames[0] == b"" and msgpack.unpackb(frames[1])["id"] == 8
+
+    # Many in flight: replies in request order.
+    for i in range(200):
+        d.send(msgpack.packb({"op": "ping", "id": i}))
+    ids = [msgpack.unpackb(d.recv())["id"] for _ in range(200)]
+    assert ids == list(range(200))
+    d.close()
+
+
+def test_queries_on_default_graph(kgd):
+    k = kgd()
+    st = k.ok(op="stats")
+    assert st["entities"] > 20 and st["relations"] > 20
+    assert st["entity_kinds"]["country"] >= 5
+    assert st["memory_bytes"] > 0 and st["rss_bytes"] > 0
+    assert st["journal"] is None
+
+    e = k.ok(op="entity", name="chinese")  # alias, any case
+    assert e["id"] == "China" and e["kind"] == "country"
+    assert e["out"]["tariffs-on"] == 2
+    rep = k.call(op="entity", name="Atlantis")
+    assert rep["ok"] is False and rep["error"]["code"] == "not_found"
+
+    rels = k.ok(op="relations", subject="China", relation="tariffs-on")
+    assert {r["object"] for r in rels["relations"]} == {"cognac", "pork"}
+    assert rels["truncated"] is False
+    one = k.ok(op="relations", subject="China", limit=1)
+    assert len(one["relations"]) == 1 and one["truncated"] is True
+
+    nb = k.ok(op="neighbors", entity="China", relations=["tariffs-on"])
+    assert {n["entity"] for n in nb["neighbors"]} == {"cognac", "pork"}
+    assert all(n["depth"] == 1 and n["from"] == "China" for n in nb["neighbors"])
+
+    p = k.ok(op="path", **{"from": "Emmanuel Macron", "to": "Russia", "direction": "both"})
+    assert p["length"] == len(p["paths"][0]) >= 1
+    names = {p["paths"][0][0]["subject"], p["paths"][0][0]["object"]}
+    assert "Emmanuel Macron" in names
+
+    m = k.ok(op="match", patterns=[["?a", "tariffs-on", "?p", {"origin": "?b"}]])
+    assert m["variables"] == ["?a", "?p", "?b"]
+    assert ["China", "pork", "European Union"] in m["rows"]
+    assert sorted(m["plan"]) == [0]
+
+    sg = k.ok(op="subgraph", seeds=["China"], depth=1)
+    assert "China" in {x["id"] for x in sg["entities"]}
+    assert len(sg["relations"]) >= 10
+    dot = k.ok(op="subgraph", seeds=["China"], format="dot")
+    assert dot["format"] == "dot" and dot["text"].lstrip().startswith(("digraph", "strict", "/*", "//"))
+
+    ex = k.ok(op="export", format="tsv")
+    assert ex["format"] == "tsv" and "tariffs-on" in ex["text"]
+    ents = k.ok(op="entities", kind="country", limit=2)
+    assert len(ents["entities"]) == 2 and ents["total"] >= 5 and ents["truncated"] is True
+
+
+def test_argument_errors(kgd):
+    k = kgd("--config", write_conf(k_tmp(), "max_depth = 3\n"))
+    cases = [
+        ({"op": "entity"}, "invalid", "needs argument 'name'"),
+        ({"op": "entity", "name": 5}, "invalid", "expected str, got int"),
+        ({"op": "entity", "name": "China", "nmae": "x"}, "invalid", "unknown argument 'nmae'"),
+        ({"op": "neighbors", "entity": "China", "depth": 4}, "limit", "max_depth"),
+        ({"op": "neighbors", "entity": "China", "direction": "up"}, "invalid", "out, in or both"),
+        ({"op": "relations", "as_of": "2025-13"}, "invalid", "not a date"),
+        ({"op": "frobnicate"}, "unsupported", "unknown op"),
+        ({"id": 3}, "invalid", "missing 'op'"),
+        ({"op": 1}, "invalid", "'op' must be a string"),
+        ({"op": "ping", "id": [1]}, "invalid", "scalar"),
+        ({"op": "subgraph", "seeds": ["China"], "format": "svg"}, "unsupported", "format"),
+        ({"op": "snapshot"}, "unsupported", "--data"),
+        ({"op": "add", "relations": [{"subject": "A", "relation": "r"}]}, "invalid", "missing 'object'"),
+        ({"op": "remove", "entities": ["Atlantis"]}, "not_found", "Atlantis"),
+    ]
+    for req, code, text in cases:
+        rep = k.call(**req)
+        assert rep["ok"] is False, (req, rep)
+        assert rep["error"]["code"] == code, (req, rep)
+        assert text in rep["error"]["message"], (req, rep)
+        assert rep["id"] == (req.get("id") if not isinstance(req.get("id"), list) else None)
+    assert k.ok(op="ping")["pong"] is True
+    st = k.ok(op="stats")
+    assert st["requests"]["bad"] >= 3
+
+
+_tmp_counter = [0]
+
+
+def k_tmp():
+    import tempfile
+    _tmp_counter[0] += 1
+    return tempfile.mkdtemp(prefix="kgd-test-")
+
+
+def write_conf(d, text):
+    return write(os.path.join(d, "kgd.conf"), text)
+
+
+# ---- writes and the change feed ----------------------------------------------
+
+def test_add_remove_and_change_feed(kgd):
+    k = kgd()
+    sub = k.ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVTIMEO, 10000)
+    sub.connect(k.feed)
+    sub.setsockopt(zmq.SUBSCRIBE, b"tariffs-on")
+    sub.setsockopt(zmq.SUBSCRIBE, b"entity")
+    time.sleep(0.3)  # let the subscription reach the publisher
+
+    a, b = k.req(), k.req()
+    rep = k.call(a, op="add", entities=[{"id": "Canada", "kind": "country", "aliases": ["Canadian"]}],
+                 relations=[{"subject": "United States", "relation": "tariffs-on", "object": "steel",
+                             "qualifiers": {"origin": "Canada", "rate": "25%"},
+                             "evidence": "It said so.", "source": "test"},
+                            {"subject": "Canada", "relation": "exports-to", "object": "United States"}])
+    assert rep["ok"], rep
+    r = rep["result"]
+    assert r["entities_added"] == 1 and r["relations_added"] == 2 and r["seq"] >= 1
+    seq = r["seq"]
+    # Seen by the next request of another client.
+    got = k.call(b, op="relations", subject="canadian")
+    assert got["ok"] and [x["object"] for x in got["result"]["relations"]] == ["United States"]
+    steel = k.call(b, op="relations", object="steel", relation="tariffs-on")["result"]["relations"][0]
+    assert steel["qualifiers"] == {"origin": "Canada", "rate": "25%"}
+    assert steel["provenance"]["evidence"] == "It said so."
+    # Adding again: nothing new.
+    again = k.call(a, op="add", relations=[{"subject": "Canada", "relation": "exports-to",
+                                             "object": "United States"}])["result"]
+    assert again["relations_added"] == 0 and again["relations_existing"] == 1
+
+    # The feed: the entity and the tariffs-on relation, not exports-to.
+    msgs = [sub.recv_multipart() for _ in range(2)]
+    topics = [m[0] for m in msgs]
+    assert topics == [b"entity", b"tariffs-on"]
+    body = msgpack.unpackb(msgs[1][1])
+    assert body["seq"] == seq and body["op"] == "add"
+    assert body["relation"]["object"] == "steel"
+    assert body["relation"]["qualifiers"]["rate"] == "25%"
+
+    rm = k.call(a, op="remove", entities=["Canada"],
+                relations=[{"subject": "United States", "relation": "tariffs-on", "object": "steel"}])
+    assert rm["ok"], rm
+    assert rm["result"]["entities_removed"] == 1 and rm["result"]["relations_removed"] == 2
+    msgs = [sub.recv_multipart() for _ in range(2)]
+    assert [m[0] for m in msgs] == [b"tariffs-on", b"entity"]
+    assert msgpack.unpackb(msgs[1][1]) == {"seq": rm["result"]["seq"], "op": "remove",
+                                           "entity": {"id": "Canada"}}
+    assert k.call(b, op="entity", name="Canada")["error"]["code"] == "not_found"
+    # All or nothing: one bad item, nothing applied.
+    bad = k.call(a, op="remove", entities=["China", "Atlantis"])
+    assert bad["error"]["code"] == "not_found"
+    assert k.ok(op="entity", name="China")["id"] == "China"
+
+
+def test_group_commit_many_writers(kgd, tmp_path):
+    k = kgd("--data", str(tmp_path / "data"))
+    socks = []
+    for c in range(4):
+        d = k.ctx.socket(zmq.DEALER)
+        d.setsockopt(zmq.RCVTIMEO, 20000)
+        d.connect(k.endpoint)
+        socks.append(d)
+    n = 50
+    for i in range(n):
+        for c, d in enumerate(socks):
+            d.send(msgpack.packb({"op": "add", "id": i, "relations": [
+                {"subject": "W%d" % c, "relation": "writes", "object": "N%d" % i}]}))
+    seqs = []
+    for d in socks:
+        for i in range(n):
+            rep = msgpack.unpackb(d.recv())
+            assert rep["ok"] and rep["id"] == i, rep
+            seqs.append(rep["result"]["seq"])
+    assert len(set(seqs)) == 4 * n
+    st = k.ok(op="stats")
+    assert st["journal"]["seq"] == max(seqs)
+    assert st["relation_kinds"]["writes"] == 4 * n
+
+
+def test_data_dir_survives_restart_and_snapshot(kgd, tmp_path):
+    data = str(tmp_path / "data")
+    k = kgd("--data", data)
+    assert k.ok(op="add", relations=[{"subject": "Paris", "relation": "capital-of",
+                                      "object": "France", "qualifiers": {"since": "987"}}])["seq"] == 1
+    assert k.stop() == 0
+    k = kgd("--data", data)
+    rels = k.ok(op="relations", subject="Paris", relation="capital-of")["relations"]
+    assert len(rels) == 1 and rels[0]["qualifiers"] == {"since": "987"}
+    snap = k.ok(op="snapshot")
+    assert snap["seq"] == 1 and os.path.exists(snap["path"])
+    k.ok(op="remove", relations=[{"subject": "Paris", "relation": "capital-of", "object": "France"}])
+    assert k.ok(op="stats")["journal"]["seq"] == 2
+    assert k.stop() == 0
+    k = kgd("--data", data)
+    assert k.ok(op="relations", subject="Paris")["relations"] == []
+    # One directory, one kgd.
+    code, err = run_refused(["--bind", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
+                             "--data", data])
+    assert code == 1 and "kgd.lock" in err
+
+
+def test_ipc_endpoints(kgd, tmp_path):
+    k = kgd(bind="ipc://%s" % (tmp_path / "kgd.sock"), publish="ipc://%s" % (tmp_path / "feed.sock"))
+    assert k.endpoint.startswith("ipc://")
+    assert k.ok(op="ping")["pong"] is True
+
+
+# ---- refusing to start -------------------------------------------------------
+
+def test_refuses_taken_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        code, err = run_refused(["--bind", "tcp://127.0.0.1:%d" % port,
+                                 "--publish", "tcp://127.0.0.1:*"])
+    finally:
+        s.close()
+    assert code == 1
+    assert "cannot bind tcp://127.0.0.1:%d" % port in err and "in use" in err
+
+
+def test_refuses_broken_graph(tmp_path):
+    bad = write(tmp_path / "bad.gv", 'digraph g {\n  "a" -> "b" [relation="x"];\n  "c" -> [;\n}\n')
+    code, err = run_refused(["--bind", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*", bad])
+    assert code == 1
+    assert re.search(re.escape(bad) + r":\d+: ", err), err
+
+
+def test_refuses_bad_configuration(tmp_path):
+    conf = write(tmp_path / "kgd.conf", "# comment\nbind = tcp://127.0.0.1:*\n\nmax_resluts = 5\n")
+    code, err = run_refused(["--config", conf])
+    assert code == 1
+    assert "%s:4: unknown key 'max_resluts'" % conf in err
+    conf = write(tmp_path / "kgd2.conf", "max_depth = lots\n")
+    code, err = run_refused(["--config", conf])
+    assert code == 1 and "%s:1: bad value for 'max_depth'" % conf in err
+    code, err = run_refused(["--log-level", "loud"])
+    assert code == 1 and "log_level" in err
+    code, err = run_refused(["--frobnicate"])
+    assert code == 1 and "unknown option" in err
+    code, err = run_refused(["--config", str(tmp_path / "missing.conf")])
+    assert code == 1 and "cannot open" in err
+
+
+def test_config_file_and_command_line(kgd, tmp_path):
+    g = write(tmp_path / "small.gv", SMALL_GV)
+    conf = write(tmp_path / "kgd.conf",
+                 "bind = tcp://127.0.0.1:1\npublish = tcp://127.0.0.1:*\n"
+                 "graph = %s\nmax_results = 1\nlog_level = debug\n" % g)
+    # --bind wins over the file's bind (port 1 would fail).
+    k = kgd("--config", conf, publish=None)
+    assert k.ok(op="stats")["entities"] == 3
+    rels = k.ok(op="relations")
+    assert len(rels["relations"]) == 1 and rels["truncated"] is True
+    assert k.call(op="entity", name="Nowhere")["error"]["code"] == "not_found"
+    k.wait_log(r" debug kgd: entity: not_found: ")
+
+
+def test_help_and_version():
+    p = subprocess.run([KGD, "--help"], capture_output=True, text=True)
+    assert p.returncode == 0 and "--config" in p.stdout
+    p = subprocess.run([KGD, "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith("kgd ")
+
+
+# ---- signals and reload ------------------------------------------------------
+
+def test_sigterm_and_sigint_exit_zero(kgd):
+    k = kgd()
+    assert k.ok(op="ping")["pong"]
+    assert k.stop(signal.SIGTERM) == 0
+    assert "stopped" in k.log()
+    k = kgd()
+    assert k.stop(signal.SIGINT) == 0
+
+
+def test_sighup_reload_edited_graph(kgd, tmp_path):
+    g = write(tmp_path / "g.gv", SMALL_GV)
+    k = kgd(g)
+    assert k.ok(op="stats")["relations"] == 2
+    k.ok(op="add", relations=[{"subject": "Client", "relation": "adds", "object": "Thing"}])
+    write(g, SMALL_GV.replace("}\n", '  "Gamma" -> "Delta" [relation="becomes"];\n}\n'))
+    n = len(k.lines)
+    k.proc.send_signal(signal.SIGHUP)
+    k.wait_log(r"reloaded: \d+ entities", start=n)
+    rels = k.ok(op="relations", relation="becomes")["relations"]
+    assert [r["object"] for r in rels] == ["Delta"]
+    # Without a data directory, client changes do not survive a reload.
+    assert k.ok(op="relations", relation="adds")["relations"] == []
+    # The reload op answers when done.
+    r = k.ok(op="reload")
+    assert r == {"entities": 4, "relations": 3}
+    # A broken file keeps the old graph, and says why.
+    write(g, 'digraph g {\n "x" -> ;\n}\n')
+    rep = k.call(op="reload", id=5)
+    assert rep["ok"] is False and rep["id"] == 5
+    assert rep["error"]["code"] == "parse" and g in rep["error"]["message"]
+    assert k.ok(op="stats")["relations"] == 3
+    assert "keeping the old graph" in k.log()
+
+
+def test_reload_keeps_client_changes_with_data(kgd, tmp_path):
+    g = write(tmp_path / "g.gv", SMALL_GV)
+    k = kgd("--data", str(tmp_path / "data"), g)
+    k.ok(op="add", relations=[{"subject": "Client", "relation": "adds", "object": "Thing"}])
+    write(g, SMALL_GV.replace('  "Alpha" -> "Beta" [relation="exports-to", since="2020"];\n', ""))
+    assert k.ok(op="reload") == {"entities": 5, "relations": 2}
+    assert len(k.ok(op="relations", relation="adds")["relations"]) == 1
+    assert k.ok(op="relations", relation="exports-to")["relations"] == []
+
+
+def test_reload_while_querying(kgd, tmp_path):
+    # A bigger graph so that the reload takes a moment.
+    lines = ["digraph big {"]
+    for i in range(3000):
+        lines.append('  "E%d" -> "E%d" [relation="r%d"];' % (i, (i * 7 + 1) % 3000, i % 5))
+    lines.append("}")
+    g = write(tmp_path / "big.gv", "\n".join(lines) + "\n")
+    k = kgd(g)
+    errors, done = [], threading.Event()
+    count = [0]
+
+    def hammer():
+        s = k.req()
+        while not done.is_set():
+            rep = k.call(s, op="neighbors", entity="E1", depth=2)
+            if not rep["ok"] or not rep["result"]["neighbors"]:
+                errors.append(rep)
+            count[0] += 1
+        s.close()
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        for _ in range(3):
+            n = len(k.lines)
+            k.proc.send_signal(signal.SIGHUP)
+            k.wait_log(r"reloaded:", start=n)
+    finally:
+        done.set()
+        t.join(30)
+    assert errors == []
+    assert count[0] > 10
