@@ -135,6 +135,14 @@ const kg_value *kg_value_get(const kg_value *map, const char *key);
 /* Structural equality (INT 3 equals UINT 3; map entries in order). */
 bool kg_value_equal(const kg_value *a, const kg_value *b);
 
+/* True when len bytes at s are well-formed UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF). */
+bool kg_proto_utf8_valid(const char *s, size_t len);
+/* True when every STR value and every map key under v is valid UTF-8
+ * (msgpack's rule for str; the decoder does not check it, the server
+ * does, so that client bytes never come back as broken strings). */
+bool kg_value_utf8_valid(const kg_value *v);
+
 /* ---- decoding ------------------------------------------------------------ */
 
 #define KG_PROTO_MAX_DEPTH 32       /* deepest nesting of arrays/maps */

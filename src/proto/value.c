@@ -479,3 +479,70 @@ bool kg_value_equal(const kg_value *a, const kg_value *b)
     }
     return false;
 }
+
+/* ---- UTF-8 --------------------------------------------------------------- */
+
+bool kg_proto_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned lo = 0x80, hi = 0xbf; /* range of the second byte */
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            if (c == 0xe0)
+                lo = 0xa0; /* no overlongs */
+            else if (c == 0xed)
+                hi = 0x9f; /* no surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            if (c == 0xf0)
+                lo = 0x90;
+            else if (c == 0xf4)
+                hi = 0x8f; /* <= U+10FFFF */
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return false;
+        for (size_t k = 2; k <= n; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+                return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+bool kg_value_utf8_valid(const kg_value *v)
+{
+    if (!v)
+        return true;
+    switch (v->type) {
+    case KG_VAL_STR:
+        return kg_proto_utf8_valid(v->u.str.ptr, v->u.str.len);
+    case KG_VAL_ARRAY:
+        for (size_t i = 0; i < v->u.array.n; i++)
+            if (!kg_value_utf8_valid(&v->u.array.items[i]))
+                return false;
+        return true;
+    case KG_VAL_MAP:
+        for (size_t i = 0; i < v->u.map.n; i++)
+            if (!kg_proto_utf8_valid(v->u.map.items[i].key,
+                                     v->u.map.items[i].key_len) ||
+                !kg_value_utf8_valid(&v->u.map.items[i].value))
+                return false;
+        return true;
+    default:
+        return true;
+    }
+}

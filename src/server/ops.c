@@ -86,7 +86,20 @@ void kg_server_write_error(kg_writer *w, const kg_value *id, int code,
     kg_write_str(w, "code");
     kg_write_str(w, kg_server_error_code(code));
     kg_write_str(w, "message");
-    kg_write_str(w, message && message[0] ? message : kg_error_name(code));
+    if (!message || !message[0])
+        message = kg_error_name(code);
+    size_t len = strlen(message);
+    if (kg_proto_utf8_valid(message, len)) {
+        kg_write_strn(w, message, len);
+        return;
+    }
+    /* A message quoting a graph file's non-UTF-8 bytes: keep the ASCII,
+     * replace the rest, so that every client can decode the reply. */
+    char clean[KG_ERROR_MESSAGE_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < len && n < sizeof clean - 1; i++)
+        clean[n++] = (unsigned char)message[i] < 0x80 ? message[i] : '?';
+    kg_write_strn(w, clean, n);
 }
 
 /* ---- argument helpers ---------------------------------------------------- */

@@ -273,6 +273,12 @@ static void handle(kg_server *s, kg_slot *slot)
         kg_server_write_error(w, NULL, KG_EPARSE, msg);
         return;
     }
+    if (!kg_value_utf8_valid(slot->req)) {
+        s->requests_bad++;
+        kg_server_write_error(w, NULL, KG_EINVAL,
+                              "a string in the request is not valid UTF-8");
+        return;
+    }
     kg_server_dispatch(s, slot);
 }
 

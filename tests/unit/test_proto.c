@@ -669,6 +669,55 @@ static void test_builders(void **state)
     kg_value_destroy(&a);
 }
 
+static void test_utf8(void **state)
+{
+    (void)state;
+    struct {
+        const char *s;
+        size_t n;
+        bool ok;
+    } cases[] = {
+        {"", 0, true},
+        {"plain", 5, true},
+        {"caf\xc3\xa9", 5, true},
+        {"\xe2\x82\xac", 3, true},          /* euro sign */
+        {"\xf0\x9f\x90\xbc", 4, true},      /* panda */
+        {"\xf4\x8f\xbf\xbf", 4, true},      /* U+10FFFF */
+        {"a\0b", 3, true},                  /* NUL is valid UTF-8 */
+        {"\xc3", 1, false},                 /* truncated */
+        {"\xe2\x82", 2, false},
+        {"\xc3\x28", 2, false},             /* bad continuation */
+        {"\xc0\xaf", 2, false},             /* overlong '/' */
+        {"\xe0\x80\xaf", 3, false},         /* overlong */
+        {"\xed\xa0\x80", 3, false},         /* surrogate */
+        {"\xf4\x90\x80\x80", 4, false},     /* above U+10FFFF */
+        {"\xf5\x80\x80\x80", 4, false},
+        {"\x80", 1, false},
+        {"\xff", 1, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (kg_proto_utf8_valid(cases[i].s, cases[i].n) != cases[i].ok)
+            fail_msg("case %zu", i);
+    kg_value *m = kg_value_new_map();
+    kg_value *a = kg_value_new_array();
+    assert_int_equal(kg_value_array_push(a, kg_value_new_str("ok")), 0);
+    assert_int_equal(kg_value_map_set(m, "list", a), 0);
+    assert_true(kg_value_utf8_valid(m));
+    a = kg_value_new_array();
+    assert_int_equal(kg_value_array_push(a, kg_value_new_strn("\xc3\x28", 2)), 0);
+    assert_int_equal(kg_value_map_set(m, "bad", a), 0);
+    assert_false(kg_value_utf8_valid(m));
+    kg_value_destroy(&m);
+    m = kg_value_new_map();
+    assert_int_equal(kg_value_map_set(m, "\xff", kg_value_new_nil()), 0);
+    assert_false(kg_value_utf8_valid(m));
+    kg_value_destroy(&m);
+    /* Binary data is not text: not checked. */
+    kg_value *b = kg_value_new_bin("\xff", 1);
+    assert_true(kg_value_utf8_valid(b));
+    kg_value_destroy(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -684,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_change_feed),
         cmocka_unit_test(test_builders),
+        cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
