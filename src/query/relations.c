@@ -120,7 +120,8 @@ int kg_query_relations(const kg_graph *g, const kg_relations_query *q,
             r = kg_relation_next(g, r);
     }
     if (!sorted) {
-        qsort(res->ids, res->n, sizeof *res->ids, rid_cmp);
+        if (res->n > 1)
+            qsort(res->ids, res->n, sizeof *res->ids, rid_cmp);
         if (limit && res->n > limit) {
             res->n = limit;
             res->truncated = true;
@@ -222,7 +223,8 @@ int kg_query_entities(const kg_graph *g, const kg_entities_query *q,
         if (!by_kind)
             e = kg_entity_next(g, e);
     }
-    qsort(all, n, sizeof *all, named_cmp);
+    if (n > 1)
+        qsort(all, n, sizeof *all, named_cmp);
     res->total = n;
     size_t from = q->offset < n ? q->offset : n;
     size_t take = n - from;

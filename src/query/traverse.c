@@ -487,7 +487,8 @@ int kg_query_subgraph(const kg_graph *g, const kg_subgraph_query *q,
             rels[nr++] = r;
         }
     }
-    qsort(rels, nr, sizeof *rels, rid_cmp);
+    if (nr > 1)
+        qsort(rels, nr, sizeof *rels, rid_cmp);
 
     res->graph = kg_graph_new();
     kg_eid *ne = malloc((total ? total : 1) * sizeof *ne);

@@ -238,7 +238,8 @@ int kg_q_follow_init(kg_q_follow *f, const kg_graph *g,
         if (a != KG_NONE && a != 0)
             f->kinds[f->n_kinds++] = a;
     }
-    qsort(f->kinds, f->n_kinds, sizeof *f->kinds, atom_cmp);
+    if (f->n_kinds > 1)
+        qsort(f->kinds, f->n_kinds, sizeof *f->kinds, atom_cmp);
     size_t w = 0;
     for (size_t i = 0; i < f->n_kinds; i++)
         if (w == 0 || f->kinds[w - 1] != f->kinds[i])
