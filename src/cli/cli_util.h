@@ -111,4 +111,19 @@ void kg_json_entity(kg_json *j, const kg_graph *g, kg_eid e);
 /* "k=v;k=v" of a relation's qualifiers. Caller frees. */
 char *kg_cli_quals(const kg_graph *g, kg_rid r);
 
+/* ---- result printers (cmd_query.c) ------------------------------------------------
+ * They take a graph and result handles, so that an answer from a daemon,
+ * loaded into a local graph, prints exactly like a local one. */
+
+void kg_cli_print_relations(const kg_graph *g, const kg_rid *ids, size_t n,
+                            bool truncated, kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_entity(const kg_graph *g, kg_eid e, kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_neighbors(const kg_graph *g, const kg_neighbor_list *l,
+                            kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_paths(const kg_graph *g, kg_eid from, kg_eid to,
+                        const kg_path_list *l, kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_stats(const kg_graph *g, kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_match(const kg_match_result *r, const char *const *patterns,
+                        bool explain, kg_cli_fmt fmt, FILE *out);
+
 #endif

@@ -230,8 +230,6 @@ static char *prov_text(const kg_graph *g, kg_rid r)
 
 /* Relations as a table; TSV is a fact table that kg reads back. */
 void kg_cli_print_relations(const kg_graph *g, const kg_rid *ids, size_t n,
-                            bool truncated, kg_cli_fmt fmt, FILE *out);
-void kg_cli_print_relations(const kg_graph *g, const kg_rid *ids, size_t n,
                             bool truncated, kg_cli_fmt fmt, FILE *out)
 {
     if (fmt == KG_CLI_JSON) {
@@ -370,7 +368,6 @@ static void count_kinds(const kg_graph *g, kg_eid e, kg_dir d, kg_table *t,
     }
 }
 
-void kg_cli_print_entity(const kg_graph *g, kg_eid e, kg_cli_fmt fmt, FILE *out);
 void kg_cli_print_entity(const kg_graph *g, kg_eid e, kg_cli_fmt fmt, FILE *out)
 {
     if (fmt == KG_CLI_JSON) {
@@ -655,8 +652,6 @@ static const char neighbors_usage[] =
     COMMON_HELP EXIT_HELP;
 
 void kg_cli_print_neighbors(const kg_graph *g, const kg_neighbor_list *l,
-                            kg_cli_fmt fmt, FILE *out);
-void kg_cli_print_neighbors(const kg_graph *g, const kg_neighbor_list *l,
                             kg_cli_fmt fmt, FILE *out)
 {
     if (fmt == KG_CLI_JSON) {
@@ -768,8 +763,6 @@ static const char path_usage[] =
     "  --format FMT        table (default), tsv, json\n"
     COMMON_HELP EXIT_HELP;
 
-void kg_cli_print_paths(const kg_graph *g, kg_eid from, kg_eid to,
-                        const kg_path_list *l, kg_cli_fmt fmt, FILE *out);
 void kg_cli_print_paths(const kg_graph *g, kg_eid from, kg_eid to,
                         const kg_path_list *l, kg_cli_fmt fmt, FILE *out)
 {
@@ -954,7 +947,6 @@ static const char stats_usage[] =
     "  --format FMT        table (default), tsv, json\n"
     COMMON_HELP EXIT_HELP;
 
-void kg_cli_print_stats(const kg_graph *g, kg_cli_fmt fmt, FILE *out);
 void kg_cli_print_stats(const kg_graph *g, kg_cli_fmt fmt, FILE *out)
 {
     size_t nek = kg_entity_kinds(g, NULL, NULL, 0);
@@ -1120,8 +1112,6 @@ static const char *tokenize(const char *s, toks *t)
     }
 }
 
-void kg_cli_print_match(const kg_match_result *r, const char *const *patterns,
-                        bool explain, kg_cli_fmt fmt, FILE *out);
 void kg_cli_print_match(const kg_match_result *r, const char *const *patterns,
                         bool explain, kg_cli_fmt fmt, FILE *out)
 {
