@@ -188,13 +188,16 @@ typedef struct kg_path_list {
     bool truncated; /* all: more shortest paths than the limit */
 } kg_path_list;
 
-/* Shortest path(s) by number of edges, by BFS. Without `all`, one path:
- * the first found in the visiting order of kg_query_neighbors. With
- * `all`, every distinct shortest path (two relations between the same
- * pair make two paths), in lexicographic order of the visiting order, at
- * most opts.limit of them (KG_QUERY_PATHS_DEFAULT when 0). No path is not
- * an error: res->n == 0. Returns 0, KG_ENOTFOUND, KG_EINVAL, KG_ETIMEOUT
- * or KG_ENOMEM. Caller frees res. */
+/* Shortest path(s) by number of edges, by BFS. The shortest paths are
+ * ordered lexicographically by the visiting order of kg_query_neighbors
+ * (at each step: out-edges, then in-edges, each by (kind, handle)).
+ * Without `all`, the first of them; with `all`, every distinct shortest
+ * path (two relations between the same pair make two paths), at most
+ * opts.limit of them (KG_QUERY_PATHS_DEFAULT when 0), truncated set when
+ * there are more. The work is bounded by the paths returned, not by how
+ * many exist. No path (or none within max_depth) is not an error:
+ * res->n == 0. Returns 0, KG_ENOTFOUND, KG_EINVAL, KG_ETIMEOUT or
+ * KG_ENOMEM. Caller frees res. */
 int kg_query_path(const kg_graph *g, const kg_path_query *q,
                   kg_path_list *res, kg_error *err);
 void kg_path_list_free(kg_path_list *res);
