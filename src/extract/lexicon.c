@@ -24,11 +24,12 @@ static uint64_t hash_bytes(const char *s, size_t n)
     return h;
 }
 
-static size_t slot_of(const smap *m, const char *key, size_t len)
+static size_t slot_of(const smap *m, const char *key, size_t len, uint64_t h)
 {
-    size_t mask = m->cap - 1, i = (size_t)hash_bytes(key, len) & mask;
-    while (m->keys[i] &&
-           !(strlen(m->keys[i]) == len && memcmp(m->keys[i], key, len) == 0))
+    size_t mask = m->cap - 1, i = (size_t)h & mask;
+    uint32_t h32 = (uint32_t)h;
+    while (m->keys[i] && !(m->hash[i] == h32 && m->lens[i] == len &&
+                           memcmp(m->keys[i], key, len) == 0))
         i = (i + 1) & mask;
     return i;
 }
@@ -37,28 +38,38 @@ int smap_get(const smap *m, const char *key, size_t len)
 {
     if (!m->cap)
         return -1;
-    size_t i = slot_of(m, key, len);
+    size_t i = slot_of(m, key, len, hash_bytes(key, len));
     return m->keys[i] ? m->vals[i] : -1;
+}
+
+static void smap_release(smap *m)
+{
+    free(m->keys);
+    free(m->vals);
+    free(m->lens);
+    free(m->hash);
 }
 
 static int smap_grow(smap *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 64;
-    smap n = {calloc(ncap, sizeof(char *)), calloc(ncap, sizeof(int)), ncap, 0};
-    if (!n.keys || !n.vals) {
-        free(n.keys);
-        free(n.vals);
+    smap n = {calloc(ncap, sizeof(char *)), calloc(ncap, sizeof(int)),
+              calloc(ncap, sizeof(uint32_t)), calloc(ncap, sizeof(uint32_t)), ncap, 0};
+    if (!n.keys || !n.vals || !n.lens || !n.hash) {
+        smap_release(&n);
         return KG_ENOMEM;
     }
     for (size_t i = 0; i < m->cap; i++)
         if (m->keys[i]) {
-            size_t j = slot_of(&n, m->keys[i], strlen(m->keys[i]));
+            uint64_t h = hash_bytes(m->keys[i], m->lens[i]);
+            size_t j = slot_of(&n, m->keys[i], m->lens[i], h);
             n.keys[j] = m->keys[i];
             n.vals[j] = m->vals[i];
+            n.lens[j] = m->lens[i];
+            n.hash[j] = m->hash[i];
             n.n++;
         }
-    free(m->keys);
-    free(m->vals);
+    smap_release(m);
     *m = n;
     return 0;
 }
@@ -67,7 +78,8 @@ int smap_put(smap *m, const char *key, size_t len, int val)
 {
     if ((m->n + 1) * 2 > m->cap && smap_grow(m))
         return KG_ENOMEM;
-    size_t i = slot_of(m, key, len);
+    uint64_t h = hash_bytes(key, len);
+    size_t i = slot_of(m, key, len, h);
     if (m->keys[i])
         return 0; /* first definition wins */
     char *k = malloc(len + 1);
@@ -77,8 +89,20 @@ int smap_put(smap *m, const char *key, size_t len, int val)
     k[len] = '\0';
     m->keys[i] = k;
     m->vals[i] = val;
+    m->lens[i] = (uint32_t)len;
+    m->hash[i] = (uint32_t)h;
     m->n++;
     return 0;
+}
+
+/* Set the value of an existing key (no-op when absent). */
+void smap_set(smap *m, const char *key, size_t len, int val)
+{
+    if (!m->cap)
+        return;
+    size_t i = slot_of(m, key, len, hash_bytes(key, len));
+    if (m->keys[i])
+        m->vals[i] = val;
 }
 
 /* Remove key (backward-shift deletion keeps probe chains intact). */
@@ -86,7 +110,7 @@ void smap_del(smap *m, const char *key, size_t len)
 {
     if (!m->cap)
         return;
-    size_t mask = m->cap - 1, i = slot_of(m, key, len);
+    size_t mask = m->cap - 1, i = slot_of(m, key, len, hash_bytes(key, len));
     if (!m->keys[i])
         return;
     free(m->keys[i]);
@@ -97,11 +121,13 @@ void smap_del(smap *m, const char *key, size_t len)
         j = (j + 1) & mask;
         if (!m->keys[j])
             break;
-        size_t h = (size_t)hash_bytes(m->keys[j], strlen(m->keys[j])) & mask;
+        size_t h = (size_t)hash_bytes(m->keys[j], m->lens[j]) & mask;
         /* move j back to i unless its home lies cyclically in (i, j] */
         if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
             m->keys[i] = m->keys[j];
             m->vals[i] = m->vals[j];
+            m->lens[i] = m->lens[j];
+            m->hash[i] = m->hash[j];
             m->keys[j] = NULL;
             i = j;
         }
@@ -112,8 +138,7 @@ void smap_free(smap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
         free(m->keys[i]);
-    free(m->keys);
-    free(m->vals);
+    smap_release(m);
     memset(m, 0, sizeof *m);
 }
 
@@ -282,8 +307,7 @@ int x_name_add(kg_extractor *x, const char *name, int ent, int demonym)
             if (smap_put(&x->first_tok, key, fl, (int)ntok))
                 return KG_ENOMEM;
         } else {
-            size_t i = slot_of(&x->first_tok, key, fl);
-            x->first_tok.vals[i] = (int)ntok;
+            smap_set(&x->first_tok, key, fl, (int)ntok);
         }
     }
     return 0;
@@ -420,7 +444,7 @@ static int load_titles(kg_extractor *x, const char *dir, kg_error *err)
         if (prev < 0)
             rc = rc ? rc : smap_put(&x->titles, key, fl, ntok);
         else if (prev < ntok)
-            x->titles.vals[slot_of(&x->titles, key, fl)] = ntok;
+            smap_set(&x->titles, key, fl, ntok);
     }
     free(buf);
     if (rc)

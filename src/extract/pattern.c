@@ -92,6 +92,15 @@ static int parse_alts(pelem *e, const char *s)
     return e->n_alts ? 0 : KG_EINVAL;
 }
 
+/* 16-bit hash of the first three bytes of a word (fewer if shorter). */
+static unsigned bloom3(const char *w, size_t l)
+{
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < l && i < 3; i++)
+        h = (h ^ (unsigned char)w[i]) * 16777619u;
+    return (h ^ (h >> 16)) & 0xFFFF;
+}
+
 static int anchor_add(kg_extractor *x, const char *key, int pat)
 {
     int li = smap_get(&x->anchor_exact, key, strlen(key));
@@ -247,6 +256,12 @@ static int parse_pattern(kg_extractor *x, char *line, unsigned ln,
         char *sp = strchr(key, ' ');
         if (sp)
             *sp = '\0';
+        size_t kl = strlen(key);
+        if (kl >= 2 && key[kl - 1] == '*' && kl - 1 < 64) {
+            x->prefix_lens |= 1ull << (kl - 1);
+            unsigned b = bloom3(key, kl - 1);
+            x->prefix_bloom[b >> 6] |= 1ull << (b & 63);
+        }
         if (anchor_add(x, key, (int)x->n_pats - 1))
             return kg_error_set(err, KG_ENOMEM, "out of memory");
     }
@@ -287,11 +302,11 @@ int x_load_patterns(kg_extractor *x, const char *path, kg_error *err)
 
 /* ---- matching ------------------------------------------------------------ */
 
-static bool lit_word(const char *alt, size_t al, const char *w)
+static bool lit_word(const char *alt, size_t al, const char *w, size_t wl)
 {
     if (al && alt[al - 1] == '*')
-        return strncmp(w, alt, al - 1) == 0 && strlen(w) >= al - 1;
-    return strlen(w) == al && memcmp(w, alt, al) == 0;
+        return wl >= al - 1 && memcmp(w, alt, al - 1) == 0;
+    return wl == al && memcmp(w, alt, al) == 0;
 }
 
 /* Tokens matched by literal element e at t, 0 if none. */
@@ -304,7 +319,7 @@ static int match_lit(const kg_extractor *x, const pelem *e, int t)
         while (ok && *a) {
             const char *sp = strchr(a, ' ');
             size_t al = sp ? (size_t)(sp - a) : strlen(a);
-            ok = t + k < x->ntok && lit_word(a, al, x_low(x, t + k));
+            ok = t + k < x->ntok && lit_word(a, al, x_low(x, t + k), x->toks[t + k].len);
             k++;
             a += al + (sp != NULL);
         }
@@ -1153,7 +1168,12 @@ int x_run_patterns(kg_extractor *x, uint32_t es, uint32_t ee)
         if (li >= 0)
             for (size_t k = 0; k < x->anchor_lists[li].n; k++)
                 fire[x->anchor_lists[li].ids[k]] = 1;
-        for (size_t pl = 2; pl <= l; pl++) {
+        unsigned b = bloom3(w, l);
+        if (!(x->prefix_bloom[b >> 6] & (1ull << (b & 63))))
+            continue;
+        for (size_t pl = 2; pl <= l && pl < 64; pl++) {
+            if (!(x->prefix_lens & (1ull << pl)))
+                continue;
             memcpy(key, w, pl);
             key[pl] = '*';
             li = smap_get(&x->anchor_exact, key, pl + 1);

@@ -528,7 +528,7 @@ void x_find_exprs(kg_extractor *x)
             i = j - 1;
             continue;
         }
-        int wd = weekday_of(w);
+        int wd = (x->toks[i].fl & T_CAP) ? weekday_of(w) : -1;
         if (wd >= 0 && x->doc_y && i > 0 && x_is(x, i - 1, "on")) {
             long today = days_from_civil(x->doc_y, x->doc_m, x->doc_d);
             long dow = ((today % 7) + 7 + 3) % 7; /* 1970-01-01 was Thursday */

@@ -28,12 +28,15 @@
 typedef struct smap {
     char **keys;
     int *vals;
+    uint32_t *lens;  /* key lengths */
+    uint32_t *hash;  /* low 32 bits of each key's hash */
     size_t cap, n;
 } smap;
 int smap_put(smap *m, const char *key, size_t len, int val); /* 0/KG_ENOMEM; keeps first */
 int smap_get(const smap *m, const char *key, size_t len);    /* -1 when absent */
 void smap_free(smap *m);
 void smap_del(smap *m, const char *key, size_t len);
+void smap_set(smap *m, const char *key, size_t len, int val);
 
 /* ---- entities -------------------------------------------------------------- */
 enum { K_OTHER, K_COUNTRY, K_BLOC, K_ORG, K_PERSON, K_PLACE, K_PRODUCT,
@@ -181,6 +184,8 @@ struct kg_extractor {
     xlist *anchor_lists;
     size_t n_anchor_lists, cap_anchor_lists;
     unsigned char *fire;     /* per pattern: anchor seen in sentence */
+    uint64_t prefix_lens;    /* bit L set: some anchor is a prefix of length L */
+    uint64_t prefix_bloom[1024]; /* first 3 bytes of anchor prefixes */
     mstate mst;
     pattern *pats;
     size_t n_pats, cap_pats;
