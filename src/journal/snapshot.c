@@ -822,23 +822,29 @@ static void write_sections(diff *d, sw *w)
     jbuf_u32(b, (uint32_t)d->n_rel);
     kg_atom last_kind = KG_NONE;
     uint32_t last_kind_str = 0;
-    for (kg_rid r = kg_relation_first(g); r != KG_NONE;
-         r = kg_relation_next(g, r)) {
-        if (!d->emit_r[r])
-            continue;
-        kg_atom k = kg_relation_kind_atom(g, r);
-        if (k != last_kind) {
-            last_kind = k;
-            last_kind_str = str_id(&d->st, kg_relation_kind(g, r));
+    /* Grouped by subject (and kind within it, the adjacency order): the
+     * loader then appends to one entity's out-list at a time, which keeps
+     * its block in cache. */
+    for (kg_eid e = kg_entity_first(g); e != KG_NONE; e = kg_entity_next(g, e)) {
+        kg_span out = kg_adjacent(g, e, KG_OUT, 0);
+        for (size_t i = 0; i < out.n; i++) {
+            kg_rid r = out.ids[i];
+            if (!d->emit_r[r])
+                continue;
+            kg_atom k = kg_relation_kind_atom(g, r);
+            if (k != last_kind) {
+                last_kind = k;
+                last_kind_str = str_id(&d->st, kg_relation_kind(g, r));
+            }
+            unsigned char rec[20];
+            put_u32le(rec, eid_str[e]);
+            put_u32le(rec + 4, last_kind_str);
+            put_u32le(rec + 8, eid_str[kg_relation_object(g, r)]);
+            put_u32le(rec + 12, d->rq[r]);
+            put_u32le(rec + 16, d->rp[r]);
+            jbuf_put(b, rec, 20);
+            sw_need(w);
         }
-        unsigned char rec[20];
-        put_u32le(rec, eid_str[kg_relation_subject(g, r)]);
-        put_u32le(rec + 4, last_kind_str);
-        put_u32le(rec + 8, eid_str[kg_relation_object(g, r)]);
-        put_u32le(rec + 12, d->rq[r]);
-        put_u32le(rec + 16, d->rp[r]);
-        jbuf_put(b, rec, 20);
-        sw_need(w);
     }
     sw_end(w, SEC_RELATIONS);
 
