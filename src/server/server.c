@@ -28,6 +28,9 @@
 /* Exit status for damaged data (corrupt journal or snapshot). */
 #define KG_EXIT_DATA 3
 
+/* Replies (and requests) queued per peer before ZeroMQ drops replies. */
+#define KG_REPLY_QUEUE 10000
+
 /* How long close waits for the last replies to leave (ms). */
 #define CLOSE_LINGER_MS 200
 
@@ -402,6 +405,12 @@ static int open_sockets(kg_server *s)
      * reply. */
     int64_t maxmsg = (int64_t)c->max_request_bytes * 2 + 65536;
     zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    /* ROUTER drops replies to a peer whose queue is full rather than
+     * block everyone: leave room for a client with many requests in
+     * flight (docs/protocol.md, Framing). */
+    int hwm = KG_REPLY_QUEUE;
+    zmq_setsockopt(s->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     int linger = CLOSE_LINGER_MS;
     zmq_setsockopt(s->router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s->pub, ZMQ_LINGER, &linger, sizeof linger);

@@ -8,7 +8,7 @@ import msgpack
 import pytest
 import zmq
 
-from test_kgd_server import Kgd, write
+from test_kgd_server import Kgd, check_clean_exit, write
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def k(tmp_path_factory):
     conf = write(os.path.join(d, "kgd.conf"), "max_request_bytes = 4K\n")
     server = Kgd("--config", conf)
     yield server
-    assert server.stop() == 0
+    check_clean_exit(server, server.stop())
 
 
 def dealer(k, timeout=5000):

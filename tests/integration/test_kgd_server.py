@@ -116,7 +116,8 @@ class Kgd:
             self.proc.wait()
             raise
         self.reader.join(5)
-        self.ctx.destroy(linger=0)
+        if not self.ctx.closed:
+            self.ctx.destroy(linger=0)
         return rc
 
 
@@ -131,8 +132,15 @@ def kgd():
 
     yield start
     for k in servers:
-        if k.proc.poll() is None:
-            k.stop()
+        rc = k.stop()
+        check_clean_exit(k, rc)
+
+
+def check_clean_exit(k, rc):
+    """kgd exited 0 with no sanitizer report (the ASan/UBSan build)."""
+    log = k.log()
+    assert rc == 0, log
+    assert "Sanitizer" not in log and "runtime error" not in log, log
 
 
 def run_refused(args, timeout=20):
