@@ -521,9 +521,13 @@ void x_find_mentions(kg_extractor *x)
         if (j < x->ntok && (x->toks[j].fl & T_POSS))
             j++;
         int k = j;
-        while (k >= 0 && k < x->ntok && k - j < 2 && !is_word(x, k, W_ACTOR_NOUN) &&
-               (x->toks[k].fl & T_WORD) && !(x->toks[k].fl & T_CAP) &&
-               !is_word(x, k, W_STOP) && !is_word(x, k, W_PREP))
+        /* up to three words before the actor noun: "commerce ministry",
+         * "Foreign Ministry spokesperson" */
+        while (k >= 0 && k < x->ntok && k - j < 3 && !is_word(x, k, W_ACTOR_NOUN) &&
+               (x->toks[k].fl & T_WORD) && x->m_at[k] < 0 && !x->title_at[k] &&
+               !is_word(x, k, W_STOP) && !is_word(x, k, W_PREP) &&
+               !is_word(x, k, W_VERB) && !is_word(x, k, W_NEG) &&
+               !is_word(x, k, W_IRREALIS))
             k++;
         if (m->n == 1 && is_word(x, k, W_ACTOR_NOUN) &&
             x_resolve(x, m->ent[0], ST_ACTOR) >= 0) {

@@ -410,7 +410,7 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
         }
     }
     /* build the phrase, try the product lexicon on every sub-run */
-    int best = -1, bl = 0;
+    int best = -1, bl = 0, best_a = w0;
     char key[256];
     int tail = w1; /* words after the head that may follow a product */
     while (tail > w0 && (x_word_in(x, W_TRIM, x_low(x, tail - 1), x->toks[tail - 1].len) ||
@@ -429,10 +429,19 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
             if (pi >= 0) {
                 best = pi;
                 bl = b - a;
+                best_a = a;
             }
         }
     if (best >= 0) {
-        snprintf(item, cap, "%s", x->prod_canon[best]);
+        /* modifiers before the lexicon words stay ("advanced semiconductors") */
+        size_t o = 0;
+        item[0] = '\0';
+        for (int k = w0; k < best_a && o + x->toks[k].len + 2 < cap; k++) {
+            memcpy(item + o, x_low(x, k), x->toks[k].len);
+            o += x->toks[k].len;
+            item[o++] = ' ';
+        }
+        snprintf(item + o, cap - o, "%s", x->prod_canon[best]);
         return i;
     }
     /* "... products and slapped duties": a participle is no product;
@@ -443,8 +452,7 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
         return -1;
     if (continued && l0 > 4 && !strcmp(f0 + l0 - 2, "ed"))
         return -1;
-    if (continued && l0 > 5 && !strcmp(f0 + l0 - 3, "ing"))
-        return -1;
+
     int e1 = w1;
     while (e1 - 1 > w0 && x_word_in(x, W_TRIM, x_low(x, e1 - 1), x->toks[e1 - 1].len))
         e1--;
@@ -717,6 +725,21 @@ static bool match_from(kg_extractor *x, const pattern *p, int ei, int t,
                 return false;
             if (match_from(x, p, ei + 1, t + k, st))
                 return true;
+            /* ", which has become the largest buyer of Russian crude,":
+             * an insertion between commas costs nothing */
+            if (t + k < n && x_is(x, t + k, ",")) {
+                int j = t + k + 1;
+                while (j < n && j - t - k < 24 && !x_is(x, j, ",") && !hard_stop(x, j))
+                    j++;
+                if (j < n && x_is(x, j, ",") && j > t + k + 1) {
+                    for (int q = 0; q + k <= e->gap && j + 1 + q <= n; q++) {
+                        if (q > 0 && hard_stop(x, j + q))
+                            break;
+                        if (match_from(x, p, ei + 1, j + 1 + q, st))
+                            return true;
+                    }
+                }
+            }
         }
         return false;
     case PE_LIT: {
