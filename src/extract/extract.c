@@ -563,6 +563,25 @@ void x_find_mentions(kg_extractor *x)
         x->mentions++;
     }
     index_mentions(x);
+    /* "China said it would ...", "the ministry said ..., and it accused
+     * Ottawa": it = the first actor subject of the sentence */
+    int subj = -1;
+    for (int i = 0; i < x->nm && subj < 0; i++) {
+        const xmention *m = &x->ms[i];
+        if (m->n == 1 && !(m->fl & (M_POSS | M_PREP | M_PRON)) &&
+            (!(m->fl & M_DEMONYM) || (m->fl & M_ACTOR)) &&
+            x_resolve(x, m->ent[0], ST_ACTOR) >= 0)
+            subj = i;
+    }
+    if (subj >= 0) {
+        int ent = x_resolve(x, x->ms[subj].ent[0], ST_ACTOR), added = 0;
+        for (int t = x->ms[subj].t1; t < x->ntok; t++)
+            if (x_is(x, t, "it") && x->m_at[t] < 0 &&
+                add_mention(x, t, t + 1, ent, M_PRON) >= 0)
+                added++;
+        if (added)
+            index_mentions(x);
+    }
     /* capitalised words that are no entity, inside the sentence */
     for (int t = 1; t < x->ntok; t++) {
         const xtok *k = &x->toks[t];

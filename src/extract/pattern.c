@@ -343,6 +343,10 @@ static bool np_word(const kg_extractor *x, int t)
     const char *w = x_low(x, t);
     if (!(k->fl & T_WORD) || x->m_at[t] >= 0)
         return false;
+    /* a capital inside a phrase ends it ("canola last September") */
+    if ((k->fl & T_CAP) && t > 0 && (x->toks[t - 1].fl & T_WORD) &&
+        !(x->toks[t - 1].fl & T_CAP))
+        return false;
     if (x_word_in(x, W_STOP, w, k->len) || x_word_in(x, W_PREP, w, k->len) ||
         x_word_in(x, W_VERB, w, k->len) ||
         x_word_in(x, W_DET, w, k->len) || x_word_in(x, W_CLAUSE_END, w, k->len))
@@ -1080,7 +1084,12 @@ static int emit(kg_extractor *x, const pattern *p, mstate *st, int t0,
             if (e->type == E_MONEY && inside &&
                 (!money || (money->t0 < trig && e->t0 >= trig)))
                 money = e;
-            if (e->type == E_RATE && e->t0 >= t0 && e->t1 <= t1 && !rate)
+            /* the rate nearest before the object ("a 100% tariff on EVs and
+             * a 25% tariff on steel") */
+            int obj_t0 = oc ? oc->t0 : t1;
+            if (e->type == E_RATE && e->t0 >= t0 && e->t1 <= t1 &&
+                (!rate || (e->t0 > rate->t0 && e->t1 <= obj_t0) ||
+                 (rate->t1 > obj_t0 && e->t0 < rate->t0)))
                 rate = e;
             if (e->type == E_DURATION && e->t0 >= t0 - 2 && e->t1 <= t1 && !dur)
                 dur = e;
