@@ -90,6 +90,7 @@ void kg_extractor_destroy(kg_extractor **px)
         free(x->rels[i].name);
     free(x->rels);
     free(x->fire);
+    free(x->art_first);
     free(x);
     *px = NULL;
 }
@@ -111,6 +112,11 @@ static void reset_article(kg_extractor *x)
                 snprintf(key, sizeof key, "%s", x->name_map.keys[i]);
                 smap_del(&x->name_map, key, strlen(key));
             }
+    for (size_t i = 0; i < x->n_art_first; i++) {
+        smap_del(&x->first_tok, x->art_first[i], strlen(x->art_first[i]));
+        free(x->art_first[i]);
+    }
+    x->n_art_first = 0;
     while (x->n_ents > x->n_static) {
         xent *e = &x->ents[--x->n_ents];
         size_t kl = x_fold_name(e->id, key, sizeof key);

@@ -306,6 +306,23 @@ int x_name_add(kg_extractor *x, const char *name, int ent, int demonym)
         if (prev < 0) {
             if (smap_put(&x->first_tok, key, fl, (int)ntok))
                 return KG_ENOMEM;
+            if (x->n_static_names && x->n_names > x->n_static_names) {
+                /* remember it, so that the article's end forgets it */
+                if (x->n_art_first == x->cap_art_first) {
+                    size_t nc = x->cap_art_first ? x->cap_art_first * 2 : 16;
+                    char **na = realloc(x->art_first, nc * sizeof *na);
+                    if (!na)
+                        return KG_ENOMEM;
+                    x->art_first = na;
+                    x->cap_art_first = nc;
+                }
+                char *k = malloc(fl + 1);
+                if (!k)
+                    return KG_ENOMEM;
+                memcpy(k, key, fl);
+                k[fl] = '\0';
+                x->art_first[x->n_art_first++] = k;
+            }
         } else {
             smap_set(&x->first_tok, key, fl, (int)ntok);
         }

@@ -174,6 +174,8 @@ struct kg_extractor {
     size_t n_names, cap_names, n_static_names;
     smap name_map;           /* folded name -> names[] */
     smap first_tok;          /* folded first token -> max ntok */
+    char **art_first;        /* first tokens added by the current article */
+    size_t n_art_first, cap_art_first;
     smap words[16];          /* word classes of words.txt */
     smap titles;             /* folded title -> max ntok (on first word) */
     smap title_full;
