@@ -310,6 +310,46 @@ static void index_mentions(kg_extractor *x)
             x->m_at[x->ms[i].t0] = (short)i;
 }
 
+/* Create the person named by tokens [nt, nt+nlen) for this article,
+ * with first and last name as aliases and a mention; -1 on failure. */
+static int new_person(kg_extractor *x, int nt, int nlen)
+{
+    char id[256];
+    size_t o = 0;
+    for (int i = nt; i < nt + nlen; i++) {
+        size_t l = x->toks[i].e - x->toks[i].s;
+        if (o + l + 2 >= sizeof id)
+            break;
+        if (i > nt)
+            id[o++] = ' ';
+        memcpy(id + o, x->text + x->toks[i].s, l);
+        o += l;
+    }
+    id[o] = '\0';
+    if (x->n_ents - x->n_static > X_MAX_ARTICLE_PERSONS * 4)
+        return -1;
+    int person = x_ent_add(x, id, K_PERSON);
+    if (person < 0)
+        return -1;
+    x_name_add(x, id, person, 0);
+    char part[X_MAX_TOKEN_LOW + 1];
+    for (int i = nt; i < nt + nlen; i += nlen - 1) {
+        size_t l = x->toks[i].e - x->toks[i].s;
+        if (l > X_MAX_TOKEN_LOW)
+            l = X_MAX_TOKEN_LOW;
+        memcpy(part, x->text + x->toks[i].s, l);
+        part[l] = '\0';
+        char pk[X_MAX_TOKEN_LOW + 1];
+        size_t pl = x_fold(part, l, pk, X_MAX_TOKEN_LOW);
+        if (!x_word_in(x, W_STOP, pk, pl) && !x_word_in(x, W_DET, pk, pl))
+            x_name_add(x, part, person, 0);
+    }
+    if (add_mention(x, nt, nt + nlen, person, 0) < 0)
+        return -1;
+    index_mentions(x);
+    return person;
+}
+
 /* Titles followed by a name: "French President Emmanuel Macron", "CCP
  * leader Xi Jinping", "Prime Minister Keir Starmer". New names become
  * persons of this article (with first and last name as aliases); the
@@ -343,49 +383,6 @@ static void find_titled_persons(kg_extractor *x)
         int n = x->title_at[t];
         if (n <= 0 || (x->m_at[t] >= 0))
             continue;
-        int nt = t + n, person = -1, nlen = name_after(x, nt);
-        int pm = nt < x->ntok ? x->m_at[nt] : -1;
-        if (pm >= 0 && x->ents[x->ms[pm].ent[0]].kind == K_PERSON) {
-            person = x->ms[pm].ent[0];
-        } else if (nlen >= 2) {
-            char id[256];
-            size_t o = 0;
-            for (int i = nt; i < nt + nlen; i++) {
-                size_t l = x->toks[i].e - x->toks[i].s;
-                if (o + l + 2 >= sizeof id)
-                    break;
-                if (i > nt)
-                    id[o++] = ' ';
-                memcpy(id + o, x->text + x->toks[i].s, l);
-                o += l;
-            }
-            id[o] = '\0';
-            if (x->n_ents - x->n_static > X_MAX_ARTICLE_PERSONS * 4)
-                continue;
-            person = x_ent_add(x, id, K_PERSON);
-            if (person < 0)
-                continue;
-            x_name_add(x, id, person, 0);
-            char part[X_MAX_TOKEN_LOW + 1];
-            for (int i = nt; i < nt + nlen; i += nlen - 1) {
-                size_t l = x->toks[i].e - x->toks[i].s;
-                if (l > X_MAX_TOKEN_LOW)
-                    l = X_MAX_TOKEN_LOW;
-                memcpy(part, x->text + x->toks[i].s, l);
-                part[l] = '\0';
-                char pk[X_MAX_TOKEN_LOW + 1];
-                size_t pl = x_fold(part, l, pk, X_MAX_TOKEN_LOW);
-                if (!x_word_in(x, W_STOP, pk, pl) && !x_word_in(x, W_DET, pk, pl))
-                    x_name_add(x, part, person, 0);
-            }
-            int mi = add_mention(x, nt, nt + nlen, person, 0);
-            if (mi < 0)
-                continue;
-            index_mentions(x);
-            pm = x->m_at[nt];
-        } else {
-            continue;
-        }
         /* the ruler right before the title, if any */
         int ruler = -1, r0 = t;
         for (int i = 0; i < x->nm; i++) {
@@ -400,12 +397,54 @@ static void find_titled_persons(kg_extractor *x)
                 r0 = m->t0;
             }
         }
+        /* the name: after the title ("President Emmanuel Macron"), after a
+         * comma ("the Canadian prime minister, Mark Carney"), or before
+         * ("Mark Carney, Canada's prime minister") */
+        int nt = t + n, nlen = 0, pm = -1, person = -1;
+        int cands[3][2] = {{nt, 0}, {nt + 1, 0}, {-1, 0}};
+        if (ruler >= 0 && nt < x->ntok && x_is(x, nt, ","))
+            cands[1][1] = 1;
+        int c0 = r0 > 0 && x_is(x, r0 - 1, "the") ? r0 - 1 : r0;
+        if (ruler >= 0 && c0 >= 3 && x_is(x, c0 - 1, ",")) {
+            int e = c0 - 1, b = e;
+            while (b > 0 && e - b < 5 && (x->toks[b - 1].fl & T_CAP) &&
+                   (x->toks[b - 1].fl & T_WORD) && !(x->toks[b - 1].fl & T_ALLCAPS))
+                b--;
+            if (e - b >= 2 && name_after(x, b) == e - b) {
+                cands[2][0] = b;
+                cands[2][1] = 1;
+            }
+        }
+        cands[0][1] = 1;
+        for (int c = 0; c < 3 && person < 0; c++) {
+            if (!cands[c][1] || cands[c][0] >= x->ntok)
+                continue;
+            int at = cands[c][0];
+            int m = x->m_at[at];
+            if (m >= 0 && x->ents[x->ms[m].ent[0]].kind == K_PERSON) {
+                person = x->ms[m].ent[0];
+                pm = m;
+                nt = at;
+                break;
+            }
+            nlen = name_after(x, at);
+            if (c == 2)
+                nlen = c0 - 1 - at;
+            if (nlen < 2)
+                continue;
+            nt = at;
+            person = new_person(x, nt, nlen);
+            if (person >= 0)
+                pm = x->m_at[nt];
+        }
+        if (person < 0)
+            continue;
         if (ruler >= 0 && x->ents[person].leads < 0)
             x->ents[person].leads = ruler;
         if (!x->ents[person].role) {
             char role[128];
             size_t o = 0;
-            for (int i = t; i < nt && o + X_MAX_TOKEN_LOW + 2 < sizeof role; i++) {
+            for (int i = t; i < t + n && o + X_MAX_TOKEN_LOW + 2 < sizeof role; i++) {
                 size_t l = x->toks[i].e - x->toks[i].s;
                 if (l > X_MAX_TOKEN_LOW)
                     l = X_MAX_TOKEN_LOW;
@@ -417,11 +456,11 @@ static void find_titled_persons(kg_extractor *x)
             role[o] = '\0';
             x->ents[person].role = strdup(role);
         }
-        if (pm >= 0) {
+        if (pm >= 0 && nt == t + n) {
             x->pre_at[t] = (short)pm;
             if (ruler >= 0)
                 x->pre_at[r0] = (short)pm;
-            if (t > 0 && x_is(x, r0 - 1, "the"))
+            if (r0 > 0 && x_is(x, r0 - 1, "the"))
                 x->pre_at[r0 - 1] = (short)pm;
         }
     }
