@@ -336,6 +336,14 @@ static bool hard_stop(const kg_extractor *x, int t)
            !strcmp(w, ")");
 }
 
+static bool has_digit(const kg_extractor *x, int t)
+{
+    for (const char *p = x_low(x, t); *p; p++)
+        if (*p >= '0' && *p <= '9')
+            return true;
+    return false;
+}
+
 /* Is token t a word that may sit inside a product noun phrase? */
 static bool np_word(const kg_extractor *x, int t)
 {
@@ -345,7 +353,7 @@ static bool np_word(const kg_extractor *x, int t)
         return false;
     /* a capital inside a phrase ends it ("canola last September") */
     if ((k->fl & T_CAP) && t > 0 && (x->toks[t - 1].fl & T_WORD) &&
-        !(x->toks[t - 1].fl & T_CAP))
+        !(x->toks[t - 1].fl & T_CAP) && !has_digit(x, t))
         return false;
     if (x_word_in(x, W_STOP, w, k->len) || x_word_in(x, W_PREP, w, k->len) ||
         x_word_in(x, W_VERB, w, k->len) ||
@@ -452,8 +460,8 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
      * nor is a capitalised word ("on Friday") */
     size_t l0 = x->toks[w0].len;
     const char *f0 = x_low(x, w0);
-    if ((x->toks[w0].fl & T_CAP) && w0 > 0)
-        return -1;
+    if ((x->toks[w0].fl & T_CAP) && w0 > 0 && !has_digit(x, w0))
+        return -1; /* but model names stay: S-400 missile systems, F-35 jets */
     if (continued && l0 > 4 && !strcmp(f0 + l0 - 2, "ed"))
         return -1;
 
