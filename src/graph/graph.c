@@ -90,6 +90,8 @@ typedef struct apool {
     uint32_t **chunks;
     uint32_t n_chunks, cap_chunks;
     uint32_t n_blocks;
+    uint32_t sh;    /* log2 of blocks per chunk */
+    size_t words;   /* words per block: owner + class capacity */
 } apool;
 
 #define NCLASS 128
@@ -842,7 +844,7 @@ static unsigned class_for(size_t len)
 }
 
 /* log2 of the blocks per pool chunk: chunks of about 64 KiB. */
-static inline unsigned pool_shift(unsigned c)
+static unsigned pool_shift(unsigned c)
 {
     size_t q = 16384 / (class_cap(c) + 1);
     return q <= 1 ? 0 : (unsigned)(63 - __builtin_clzll((unsigned long long)q));
@@ -850,20 +852,19 @@ static inline unsigned pool_shift(unsigned c)
 
 static inline uint32_t *blk_ptr(const kg_graph *g, unsigned c, uint32_t i)
 {
-    unsigned sh = pool_shift(c);
-    return g->pool[c].chunks[i >> sh] +
-           (size_t)(i & (((uint32_t)1 << sh) - 1)) * (class_cap(c) + 1);
+    const apool *p = &g->pool[c];
+    return p->chunks[i >> p->sh] + (size_t)(i & (((uint32_t)1 << p->sh) - 1)) * p->words;
 }
 
 static uint32_t blk_alloc(kg_graph *g, unsigned c, kg_eid owner)
 {
     apool *p = &g->pool[c];
-    unsigned sh = pool_shift(c);
+    unsigned sh = p->sh;
     uint32_t i = p->n_blocks;
     if (i == ITEM_MAX)
         return KG_NONE;
     if ((i >> sh) == p->n_chunks) {
-        size_t words = ((size_t)1 << sh) * (class_cap(c) + 1);
+        size_t words = ((size_t)1 << sh) * p->words;
         if (gm_grow(g, (void **)&p->chunks, &p->cap_chunks,
                     (size_t)p->n_chunks + 1, sizeof(uint32_t *)))
             return KG_NONE;
@@ -881,16 +882,16 @@ static uint32_t blk_alloc(kg_graph *g, unsigned c, kg_eid owner)
 static void blk_free(kg_graph *g, unsigned c, uint32_t i)
 {
     apool *p = &g->pool[c];
-    unsigned sh = pool_shift(c);
+    unsigned sh = p->sh;
     uint32_t last = p->n_blocks - 1;
     if (i != last) {
         uint32_t *src = blk_ptr(g, c, last);
-        memcpy(blk_ptr(g, c, i), src, (class_cap(c) + 1) * sizeof(uint32_t));
+        memcpy(blk_ptr(g, c, i), src, p->words * sizeof(uint32_t));
         E(g, src[0])->blk = i;
     }
     p->n_blocks--;
     if (p->n_chunks && p->n_blocks <= ((p->n_chunks - 1) << sh)) {
-        size_t words = ((size_t)1 << sh) * (class_cap(c) + 1);
+        size_t words = ((size_t)1 << sh) * p->words;
         gm_free(g, p->chunks[--p->n_chunks], words * sizeof(uint32_t));
         if (p->n_chunks == 0) {
             gm_free(g, p->chunks, (size_t)p->cap_chunks * sizeof(uint32_t *));
@@ -1151,6 +1152,10 @@ kg_graph *kg_graph_new(void)
     g->n_exts = 1;
     if (kg_atom_intern(g, "", 0) != 0)
         goto fail;
+    for (unsigned c = 0; c < NCLASS; c++) {
+        g->pool[c].sh = pool_shift(c);
+        g->pool[c].words = class_cap(c) + 1;
+    }
     g->unknown_atom = kg_atom_intern(g, "unknown", 7);
     if (g->unknown_atom == KG_NONE)
         goto fail;
@@ -1199,7 +1204,7 @@ void kg_graph_destroy(kg_graph **gp)
     htab_free(g, &g->kind_idx);
     for (unsigned c = 0; c < NCLASS; c++) {
         apool *p = &g->pool[c];
-        size_t words = ((size_t)1 << pool_shift(c)) * (class_cap(c) + 1);
+        size_t words = ((size_t)1 << p->sh) * p->words;
         for (uint32_t i = 0; i < p->n_chunks; i++)
             gm_free(g, p->chunks[i], words * sizeof(uint32_t));
         gm_free(g, p->chunks, (size_t)p->cap_chunks * sizeof(uint32_t *));
