@@ -220,22 +220,55 @@ def cache_value(key):
     return None
 
 
-def test_install_rules_configure_the_prefix():
-    """The unit and configuration cmake --install puts in place name the
-    install prefix's kgd and kgd.conf (needs add_subdirectory(systemd) in
-    the top-level CMakeLists.txt)."""
+def configure_systemd_dir(tmp_path, *args):
+    """Configure systemd/CMakeLists.txt in a scratch project (as the
+    top-level CMakeLists.txt does with add_subdirectory(systemd)); returns
+    its build folder."""
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    (src / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.25)\n"
+        "project(kgd VERSION 0.1.0 LANGUAGES C)\n"
+        "include(GNUInstallDirs)\n"
+        "set(KG_DATADIR \"${CMAKE_INSTALL_FULL_DATADIR}/kgd\")\n"
+        "add_subdirectory(%s systemd)\n" % os.path.join(os.path.abspath(SOURCE), "systemd"))
+    build = tmp_path / ("build%d" % len(list(tmp_path.glob("build*"))))
+    subprocess.run(["cmake", "-S", str(src), "-B", str(build)] + list(args),
+                   check=True, capture_output=True)
+    return build
+
+
+def exec_start(unit_path):
+    with open(unit_path) as f:
+        return directives(f.read())["ExecStart"][-1].split()
+
+
+def test_install_rules_follow_the_prefix(tmp_path):
+    """cmake --install puts the unit in lib/systemd/system and kgd.conf in
+    etc/kgd, both naming the prefix's kgd and kgd.conf."""
+    b = configure_systemd_dir(tmp_path)
+    assert exec_start(b / "systemd" / "kgd.service") == [
+        DEFAULT_BIN, "--config", DEFAULT_CONF]
+    inst = tmp_path / "inst"
+    subprocess.run(["cmake", "--install", str(b), "--prefix", str(inst)], check=True,
+                   capture_output=True)
+    assert (inst / "lib" / "systemd" / "system" / "kgd.service").is_file()
+    conf = inst / "etc" / "kgd" / "kgd.conf"
+    assert conf.is_file()
+    assert "data = /var/lib/kgd" in conf.read_text()
+
+    b = configure_systemd_dir(tmp_path, "-DCMAKE_INSTALL_PREFIX=/usr",
+                              "-DCMAKE_INSTALL_SYSCONFDIR=/etc")
+    assert exec_start(b / "systemd" / "kgd.service") == [
+        "/usr/bin/kgd", "--config", "/etc/kgd/kgd.conf"]
+    assert "#graph = /usr/share/kgd/graphs/" in (b / "systemd" / "kgd.conf").read_text()
+
+
+def test_this_build_installs_the_unit():
+    """The build under test wires systemd/ in (add_subdirectory(systemd) in
+    the top-level CMakeLists.txt) with its own prefix."""
     unit = os.path.join(BUILD, "systemd", "kgd.service")
-    conf = os.path.join(BUILD, "systemd", "kgd.conf")
     assert os.path.exists(unit), "systemd/ is not part of the build: " \
         "add_subdirectory(systemd) in CMakeLists.txt"
     prefix = cache_value("CMAKE_INSTALL_PREFIX")
-    with open(unit) as f:
-        d = directives(f.read())
-    exec_start = d["ExecStart"][-1].split()
-    assert exec_start[0] == os.path.join(prefix, "bin", "kgd")
-    assert exec_start[1] == "--config" and exec_start[2].endswith("/kgd/kgd.conf")
-    assert exec_start[2].startswith(prefix) or exec_start[2].startswith("/etc/")
-    assert os.path.exists(conf)
-    with open(os.path.join(BUILD, "systemd", "cmake_install.cmake")) as f:
-        text = f.read()
-    assert "lib/systemd/system" in text
+    assert exec_start(unit)[0] == os.path.join(prefix, "bin", "kgd")
