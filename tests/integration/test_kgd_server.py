@@ -529,3 +529,77 @@ def test_reload_while_querying(kgd, tmp_path):
         t.join(30)
     assert errors == []
     assert count[0] > 10
+
+
+# ---- limits, snapshots, extract, as_of ----------------------------------------
+
+def big_graph(path, n=600, kinds=3):
+    lines = ["digraph big {"]
+    for i in range(n):
+        lines.append('  "N%d" -> "N%d" [relation="r%d"];' % (i, (i * 7 + 1) % n, i % kinds))
+    lines.append("}")
+    return write(path, "\n".join(lines) + "\n")
+
+
+def test_query_timeout(kgd, tmp_path):
+    g = big_graph(tmp_path / "big.gv")
+    conf = write(tmp_path / "kgd.conf", "query_timeout_ms = 1\nmax_results = 100000000\n")
+    k = kgd("--config", conf, g)
+    # A cross product of three 200-relation patterns: 8 million rows.
+    rep = k.call(op="match", patterns=[["?a", "r0", "?b"], ["?c", "r1", "?d"], ["?e", "r2", "?f"]])
+    assert rep["ok"] is False and rep["error"]["code"] == "timeout", rep
+    assert k.ok(op="ping")["pong"] is True
+
+
+def test_automatic_snapshot(kgd, tmp_path):
+    data = tmp_path / "data"
+    conf = write(tmp_path / "kgd.conf", "snapshot_journal_bytes = 2K\nfsync = none\n")
+    k = kgd("--config", conf, "--data", str(data))
+    for i in range(40):
+        k.ok(op="add", relations=[{"subject": "S%d" % i, "relation": "r", "object": "O",
+                                   "evidence": "x" * 100}])
+    k.wait_log(r"snapshot .*snapshot-[0-9a-f]{16}\.kgs")
+    assert any(n.startswith("snapshot-") for n in os.listdir(data))
+    st = k.ok(op="stats")
+    assert st["journal"]["snapshot_seq"] > 0 and st["journal"]["fsync"] == "none"
+    assert k.stop() == 0
+    k = kgd("--data", str(data))
+    assert k.ok(op="stats")["relation_kinds"]["r"] == 40
+
+
+def test_extract_and_commit(kgd):
+    k = kgd()
+    sub = k.ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVTIMEO, 10000)
+    sub.connect(k.feed)
+    sub.setsockopt(zmq.SUBSCRIBE, b"meets")
+    time.sleep(0.3)
+    text = "Macron met Xi Jinping in Beijing."
+    dry = k.ok(op="extract", text=text, source="test", date="2025-12-04")
+    assert dry["committed"] is False and dry["seq"] is None
+    meets = [r for r in dry["relations"] if r["relation"] == "meets"]
+    assert meets and meets[0]["subject"] == "Emmanuel Macron"
+    before = k.ok(op="stats")["relations"]
+    done = k.ok(op="extract", text=text, source="test",
+                date="2026-01-10", commit=True)
+    assert done["committed"] is True and done["seq"] >= 1
+    assert k.ok(op="stats")["relations"] > before
+    topic, body = sub.recv_multipart()
+    assert topic == b"meets" and msgpack.unpackb(body)["seq"] == done["seq"]
+
+
+def test_as_of_and_export(kgd, tmp_path):
+    g = write(tmp_path / "g.gv", SMALL_GV)
+    k = kgd(g)
+    # exports-to since 2020; tariffs-on dated 2025-03.
+    assert [r["relation"] for r in k.ok(op="relations", as_of="2019")["relations"]] == []
+    assert [r["relation"] for r in k.ok(op="relations", as_of="2021-06")["relations"]] == ["exports-to"]
+    assert len(k.ok(op="relations", as_of="2025")["relations"]) == 2
+    e = k.ok(op="entity", name="Beta", as_of="2021")
+    assert e["in"] == {"exports-to": 1} and e["out"] == {}
+    ex = k.ok(op="export", format="graph", as_of="2021")
+    assert len(ex["entities"]) == 3 and [r["relation"] for r in ex["relations"]] == ["exports-to"]
+    js = k.ok(op="export", format="json")
+    assert js["format"] == "json" and '"tariffs-on"' in js["text"]
+    dot = k.ok(op="export")
+    assert dot["format"] == "dot" and "Alpha" in dot["text"]
