@@ -56,6 +56,11 @@ static void test_batch_copies(void **state)
     kg_batch *b2 = kg_batch_new();
     assert_int_equal(kg_batch_push(b2, kg_batch_get(b, 0)), 0);
     assert_string_equal(kg_batch_get(b2, 0)->u.entity.aliases[0], "FR");
+    /* Pushing a batch's own record while the batch grows. */
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(kg_batch_push(b2, kg_batch_get(b2, (size_t)i)), 0);
+    assert_int_equal(kg_batch_count(b2), 301);
+    assert_string_equal(kg_batch_get(b2, 300)->u.entity.attrs[0].value, "FRA");
     kg_change bogus = {.op = (kg_change_op)99};
     assert_int_equal(kg_batch_push(b2, &bogus), KG_EINVAL);
     assert_int_equal(kg_batch_push(b2, NULL), KG_EINVAL);
