@@ -1,0 +1,203 @@
+"""Shared fixtures: a real kgd on free loopback ports.
+
+ctest sets KG_BUILD_DIR (binaries), KG_SOURCE_DIR and PYTHONPATH (the
+Python client in clients/python). Every kgd started here binds
+tcp://127.0.0.1:* (ZeroMQ picks free ports), reports its endpoints in its
+log, and is ready when it answers ping. At teardown it gets SIGTERM and
+must exit with status 0.
+
+Fixtures:
+    kgd_bin, kg_bin, source_dir, default_graph    paths
+    kgd_factory    start(graphs=..., data=..., config={...}) -> KgdProcess
+    kgd            one kgd on the default graph for a whole test module
+                   (read-only tests: do not write through it)
+    kgd_fresh      a kgd of its own for one test (writes allowed)
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.abspath(os.environ.get("KG_SOURCE_DIR", os.path.join(HERE, "..", "..")))
+BUILD = os.path.abspath(os.environ.get("KG_BUILD_DIR", os.path.join(SOURCE, "build")))
+KGD = os.path.join(BUILD, "src", "server", "kgd")
+KG = os.path.join(BUILD, "src", "cli", "kg")
+DEFAULT_GRAPH = os.path.join(SOURCE, "graphs", "macron-xi-beijing.gv")
+
+# The Python client, when ctest's PYTHONPATH is not set (running pytest by
+# hand).
+_CLIENT_PATH = os.path.join(SOURCE, "clients", "python")
+if _CLIENT_PATH not in sys.path:
+    sys.path.insert(0, _CLIENT_PATH)
+
+import kgd as kgd_client  # noqa: E402
+
+
+class KgdProcess:
+    """A running kgd. ``endpoint`` (requests) and ``feed`` (changes) are
+    read from its log; ``log()`` is everything it wrote to stderr."""
+
+    def __init__(self, workdir, graphs=None, data=None, config=None, args=(),
+                 start_timeout=60):
+        self.workdir = workdir
+        cmd = [KGD, "--bind", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*"]
+        if config:
+            path = os.path.join(workdir, "kgd-%d.conf" % id(self))
+            with open(path, "w") as f:
+                for k, v in config.items():
+                    f.write("%s = %s\n" % (k, v))
+            cmd += ["--config", path]
+        if data:
+            cmd += ["--data", data]
+        cmd += list(args)
+        cmd += list(graphs if graphs is not None else [DEFAULT_GRAPH])
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, errors="replace")
+        self.lines = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.endpoint = self.wait_log(r"listening on (\S+)", start_timeout).group(1)
+        self.feed = self.wait_log(r"publishing on (\S+)", start_timeout).group(1)
+        self._wait_ping(start_timeout)
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)
+            self.cond.notify_all()
+
+    def wait_log(self, pattern, timeout=20):
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        i = 0
+        with self.cond:
+            while True:
+                while i < len(self.lines):
+                    line = self.lines[i]
+                    if line is None:
+                        raise AssertionError("kgd exited (%s) before logging %r:\n%s"
+                                             % (self.proc.poll(), pattern, self.log()))
+                    m = rx.search(line)
+                    if m:
+                        return m
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("kgd did not log %r within %ss:\n%s"
+                                         % (pattern, timeout, self.log()))
+                self.cond.wait(left)
+
+    def _wait_ping(self, timeout):
+        deadline = time.monotonic() + timeout
+        with kgd_client.Client(self.endpoint, timeout=1.0) as c:
+            while True:
+                try:
+                    r = c.ping()
+                    assert r["pong"] is True
+                    return
+                except kgd_client.NoReply:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        raise AssertionError("kgd does not answer ping:\n" + self.log())
+
+    def log(self):
+        with self.cond:
+            return "\n".join(l for l in self.lines if l is not None)
+
+    def client(self, timeout=10.0):
+        return kgd_client.Client(self.endpoint, timeout=timeout)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("kgd did not stop within %ss of SIGTERM:\n%s"
+                                 % (timeout, self.log()))
+        self.reader.join(5)
+        return rc
+
+
+@pytest.fixture(scope="session")
+def kgd_bin():
+    assert os.access(KGD, os.X_OK), "kgd not built: %s" % KGD
+    return KGD
+
+
+@pytest.fixture(scope="session")
+def kg_bin():
+    assert os.access(KG, os.X_OK), "kg not built: %s" % KG
+    return KG
+
+
+@pytest.fixture(scope="session")
+def source_dir():
+    return SOURCE
+
+
+@pytest.fixture(scope="session")
+def default_graph():
+    return DEFAULT_GRAPH
+
+
+class _Factory:
+    def __init__(self, tmpdir):
+        self.tmpdir = tmpdir
+        self.started = []
+
+    def start(self, **kw):
+        p = KgdProcess(str(self.tmpdir), **kw)
+        self.started.append(p)
+        return p
+
+    def stop_all(self):
+        failures = []
+        for p in self.started:
+            rc = p.stop()
+            if rc != 0:
+                failures.append("kgd %s exited with %s:\n%s" % (p.cmd, rc, p.log()))
+        self.started = []
+        assert not failures, "\n".join(failures)
+
+
+@pytest.fixture
+def kgd_factory(kgd_bin, tmp_path):
+    f = _Factory(tmp_path)
+    yield f
+    f.stop_all()
+
+
+@pytest.fixture(scope="module")
+def kgd_module_factory(kgd_bin, tmp_path_factory):
+    f = _Factory(tmp_path_factory.mktemp("kgd"))
+    yield f
+    f.stop_all()
+
+
+@pytest.fixture(scope="module")
+def kgd(kgd_module_factory):
+    """One kgd on the default graph shared by a test module (read-only)."""
+    return kgd_module_factory.start()
+
+
+@pytest.fixture
+def kgd_fresh(kgd_factory):
+    """A kgd of this test's own on the default graph (writes allowed)."""
+    return kgd_factory.start()
