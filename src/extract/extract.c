@@ -180,6 +180,18 @@ int x_resolve(const kg_extractor *x, int ent, int stype)
     }
 }
 
+/* The actor named by raw text s (a name or demonym: "Chinese", "US"), or
+ * -1. Used for "Chinese-made". */
+int x_name_actor(const kg_extractor *x, const char *s, size_t n)
+{
+    char key[128];
+    if (n == 0 || n >= sizeof key)
+        return -1;
+    size_t kl = x_fold(s, n, key, sizeof key - 1);
+    int ni = smap_get(&x->name_map, key, kl);
+    return ni < 0 ? -1 : x_resolve(x, x->names[ni].ent, ST_ACTOR);
+}
+
 /* ---- mentions -------------------------------------------------------------- */
 
 static bool raw_equal(const kg_extractor *x, int t0, int n, const char *exact)

@@ -398,6 +398,19 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
     }
     while (i < n && (x_word_in(x, W_LEAD_MOD, x_low(x, i), x->toks[i].len)))
         i++;
+    /* Chinese-made, German-built, US-produced: an origin */
+    if (i < n && *origin < 0 && (x->toks[i].fl & T_WORD)) {
+        const char *w = x_low(x, i), *dash = strrchr(w, '-');
+        if (dash && (!strcmp(dash, "-made") || !strcmp(dash, "-built") ||
+                     !strcmp(dash, "-produced") || !strcmp(dash, "-manufactured") ||
+                     !strcmp(dash, "-origin"))) {
+            int g = x_name_actor(x, x->text + x->toks[i].s, (size_t)(dash - w));
+            if (g >= 0) {
+                *origin = g;
+                i++;
+            }
+        }
+    }
     int w0 = i;
     while (i < n && i - w0 < maxw && np_word(x, i))
         i++;
@@ -937,6 +950,14 @@ static bool blocked_word(const kg_extractor *x, const pattern *p, int i)
 static bool blocked(const kg_extractor *x, const pattern *p, const mstate *st,
                     int t0, int t1)
 {
+    /* ", accusing Mexico of ...": a participle after a comma starts its
+     * own scope ("threatened tariffs ..., accusing" is still an accusation) */
+    int trig = st->trig;
+    if (trig >= 0 && x_is(x, trig, ",") && trig + 1 < x->ntok)
+        trig++;
+    if (trig > t0 && x_is(x, trig - 1, ",") && x->toks[trig].len > 4 &&
+        !strcmp(x_low(x, trig) + x->toks[trig].len - 3, "ing"))
+        t0 = trig;
     for (int i = t0; i < t1; i++) {
         bool in_slot = false;
         for (int s = 0; s < 26 && !in_slot; s++)

@@ -253,5 +253,6 @@ void x_find_mentions(kg_extractor *x);
 int x_add_fact(kg_extractor *x, int s, const char *rel, int o,
                const char *quals, uint32_t es, uint32_t ee, int strength);
 int x_resolve(const kg_extractor *x, int ent, int stype);
+int x_name_actor(const kg_extractor *x, const char *s, size_t n);
 
 #endif
