@@ -419,6 +419,10 @@ int kg_tsv_write(const kg_graph *g, kg_sbuf *b, kg_error *err)
         free(ents);
         return kg_error_set(err, KG_ENOMEM, "out of memory");
     }
+    /* The header comes first: fact-table readers such as the shared scorer
+     * skip only line 1 as a header and every '#' line after it. */
+    kg_sbuf_puts(b, "subject\trelation\tobject\tqualifiers\tevidence\t"
+                    "provenance\n");
     for (size_t i = 0; i < ne; i++) {
         kg_eid e = ents[i];
         kg_sbuf_puts(b, "#@entity\t");
@@ -437,8 +441,6 @@ int kg_tsv_write(const kg_graph *g, kg_sbuf *b, kg_error *err)
             put_pair(b, kg_entity_attr(g, e, k), &first);
         kg_sbuf_putc(b, '\n');
     }
-    kg_sbuf_puts(b, "subject\trelation\tobject\tqualifiers\tevidence\t"
-                    "provenance\n");
     for (size_t i = 0; i < nr; i++) {
         kg_rid r = rels[i];
         put_esc(b, kg_entity_id(g, kg_relation_subject(g, r)), "", true);
