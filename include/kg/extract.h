@@ -62,8 +62,10 @@ const char *kg_extract_default_data_dir(void);
  * for every entity a fact touches, then one RELATION_ADD per distinct
  * fact with provenance source, doc_date, evidence and span. stats (may be
  * NULL) is added to, not reset, so one can sum over articles. Returns 0
- * (possibly with no facts) or a negative KG_E*; on error out keeps what
- * it had before the call. */
+ * (possibly with no facts: empty, foreign or binary text is not an error)
+ * or a negative KG_E* (KG_EINVAL bad argument or date, KG_ELIMIT too
+ * long, KG_ENOMEM); on error nothing is appended, except when memory runs
+ * out while the records are copied. */
 int kg_extract_text(kg_extractor *x, const char *text, size_t len,
                     const kg_extract_options *opt, kg_batch *out,
                     kg_extract_stats *stats, kg_error *err);

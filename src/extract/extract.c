@@ -130,7 +130,7 @@ static void reset_article(kg_extractor *x)
     x->facts = NULL;
     x->n_facts = x->cap_facts = 0;
     smap_free(&x->fact_map);
-    x->last_person = x->last_bloc = x->last_org = -1;
+    x->last_person = x->last_bloc = -1;
     x->last_countries[0] = x->last_countries[1] = -1;
     x->last_agreement = -1;
     x->trade_s = x->trade_o = -1;
@@ -298,7 +298,11 @@ static int name_after(const kg_extractor *x, int t)
             i++;
             continue;
         }
-        if (!(k->fl & T_CAP) || !(k->fl & T_WORD) || (k->fl & T_ALLCAPS) ||
+        /* initials inside a name: "JD Vance", "J.D. Vance" */
+        bool initials = (k->fl & T_ALLCAPS) && k->len <= 4 && i + 1 < x->ntok &&
+                        (x->toks[i + 1].fl & T_CAP) && (x->toks[i + 1].fl & T_WORD) &&
+                        x->m_at[i] < 0;
+        if (!(k->fl & T_CAP) || !(k->fl & T_WORD) || ((k->fl & T_ALLCAPS) && !initials) ||
             (x->m_at[i] >= 0 && x->ents[x->ms[x->m_at[i]].ent[0]].kind != K_PERSON))
             break;
         i++;
@@ -829,7 +833,6 @@ int kg_extract_text(kg_extractor *x, const char *text, size_t len,
                             len, (size_t)KG_EXTRACT_MAX_TEXT);
     reset_article(x);
     x->text = text ? text : "";
-    x->text_len = len;
     x->mentions = x->unresolved = 0;
     char source[1024] = "";
     size_t pos = read_header(x, x->text, len, source, sizeof source);

@@ -237,17 +237,28 @@ int x_ent_add(kg_extractor *x, const char *id, int kind)
     return (int)x->n_ents++;
 }
 
+/* Does a gazetteer alias look like a demonym ("French", "South Korean")?
+ * One or two capitalised words, the last with a demonym ending, and not
+ * a country-like name ("Kazakhstan"). */
 static bool looks_demonym(const char *name, const char *id)
 {
-    size_t n = strlen(name);
     static const char *const suf[] = {"ese", "ian", "ean", "an", "ish",
                                       "ch", "i", "ic", "ss", "ot"};
-    if (strchr(name, ' ') || !isupper((unsigned char)name[0]) || n < 4 ||
-        !strcmp(name, id))
+    size_t n = strlen(name), words = 1;
+    if (!isupper((unsigned char)name[0]) || n < 4 || !strcmp(name, id))
         return false;
-    for (size_t i = 1; i < n; i++)
-        if (isupper((unsigned char)name[i]))
+    for (size_t i = 1; i < n; i++) {
+        if (name[i] == ' ') {
+            words++;
+            if (i + 1 >= n || !isupper((unsigned char)name[i + 1]))
+                return false;
+            i++;
+        } else if (isupper((unsigned char)name[i]) || !isalpha((unsigned char)name[i])) {
             return false;
+        }
+    }
+    if (words > 2 || (n > 4 && !strcmp(name + n - 4, "stan")))
+        return false;
     for (size_t i = 0; i < sizeof suf / sizeof *suf; i++) {
         size_t sl = strlen(suf[i]);
         if (n > sl && !strcmp(name + n - sl, suf[i]))

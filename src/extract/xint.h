@@ -196,7 +196,6 @@ struct kg_extractor {
 
     /* per-sentence scratch */
     const char *text;
-    size_t text_len;
     xtok toks[X_MAX_SENT_TOKENS + 2];
     int ntok;
     char low[(X_MAX_SENT_TOKENS + 2) * (X_MAX_TOKEN_LOW + 1)];
@@ -210,7 +209,7 @@ struct kg_extractor {
 
     /* per-article state */
     int doc_y, doc_m, doc_d; /* 0 when unknown */
-    int last_person, last_bloc, last_org;
+    int last_person, last_bloc;
     int last_countries[2];
     int last_agreement, agreement_sent;
     int trade_s, trade_o, trade_sent;
