@@ -44,7 +44,7 @@ class KgdProcess:
     read from its log; ``log()`` is everything it wrote to stderr."""
 
     def __init__(self, workdir, graphs=None, data=None, config=None, args=(),
-                 start_timeout=60):
+                 start_timeout=60, preexec_fn=None):
         self.workdir = workdir
         cmd = [KGD, "--bind", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*"]
         if config:
@@ -59,7 +59,7 @@ class KgdProcess:
         cmd += list(graphs if graphs is not None else [DEFAULT_GRAPH])
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True, errors="replace")
+                                     text=True, errors="replace", preexec_fn=preexec_fn)
         self.lines = []
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -201,3 +201,45 @@ def kgd(kgd_module_factory):
 def kgd_fresh(kgd_factory):
     """A kgd of this test's own on the default graph (writes allowed)."""
     return kgd_factory.start()
+
+
+# ---- raw socket helpers (for tests that send what the client would not) --------
+
+def raw_dealer(endpoint, ctx=None):
+    """A DEALER socket connected to endpoint (linger 0)."""
+    import zmq
+    ctx = ctx or zmq.Context.instance()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(endpoint)
+    return s
+
+
+def raw_call(sock, frames, timeout=10.0):
+    """Send frames (bytes, or a list of frames) and return the reply's
+    frames, or None when nothing comes within timeout seconds."""
+    if isinstance(frames, (bytes, bytearray)):
+        frames = [b"", bytes(frames)]
+    sock.send_multipart(frames)
+    if not sock.poll(int(timeout * 1000)):
+        return None
+    return sock.recv_multipart()
+
+
+def unpack_reply(frames):
+    """The decoded body (last frame) of a reply."""
+    import msgpack
+    assert frames, "no reply"
+    return msgpack.unpackb(frames[-1], raw=False)
+
+
+def write_tsv_graph(path, n_nodes, kind="r", qualifiers=""):
+    """A complete directed graph on n_nodes entities as a TSV fact table
+    (n_nodes * (n_nodes - 1) relations of one kind)."""
+    with open(path, "w") as f:
+        f.write("subject\trelation\tobject\tqualifiers\n")
+        for i in range(n_nodes):
+            for j in range(n_nodes):
+                if i != j:
+                    f.write("n%d\t%s\tn%d\t%s\n" % (i, kind, j, qualifiers))
+    return path
