@@ -92,6 +92,7 @@ static void *reload_main(void *arg)
 {
     kg_reload_job *job = arg;
     kg_reload_run(job);
+    atomic_store(job->done_flag, true);
     char c = 'r';
     while (write(job->done_fd, &c, 1) < 0 && errno == EINTR)
         ;
@@ -106,6 +107,7 @@ int kg_server_reload_start(kg_server *s, kg_error *err)
     if (!job)
         return kg_error_set(err, KG_ENOMEM, "out of memory");
     job->done_fd = s->done_pipe[1];
+    job->done_flag = &s->reload_done;
     /* The worker must not take the signals: block them while it is
      * created so that it inherits the mask. */
     sigset_t all, old;

@@ -46,11 +46,14 @@ void kg_server_notify(const char *state)
 /* ---- signals ------------------------------------------------------------- */
 
 static int signal_fd = -1;
+/* Set with the pipe byte, so that a busy loop notices without a poll. */
+static volatile sig_atomic_t signal_pending;
 
 static void on_signal(int sig)
 {
     int saved = errno;
     unsigned char c = (unsigned char)sig;
+    signal_pending = 1;
     if (signal_fd >= 0 && write(signal_fd, &c, 1) < 0) {
         /* The pipe is full: enough signals are already waiting. */
     }
@@ -86,6 +89,7 @@ static void handle_signals(kg_server *s)
 {
     unsigned char buf[64];
     ssize_t n;
+    signal_pending = 0;
     while ((n = read(s->sig_pipe[0], buf, sizeof buf)) > 0) {
         for (ssize_t i = 0; i < n; i++) {
             if (buf[i] == SIGHUP) {
@@ -518,36 +522,58 @@ static void free_server(kg_server *s)
     }
 }
 
+/* The next thing to do: while requests keep arriving, rounds follow each
+ * other without a poll (ZMQ_EVENTS says whether one is waiting), which
+ * saves a system call per round under load; signals and the reload
+ * worker raise flags as well as writing their pipes, so they are seen
+ * between rounds. Idle, zmq_poll sleeps on the socket and both pipes. */
 static void loop(kg_server *s)
 {
     const kg_server_config *c = s->cfg;
     bool ticking = s->j && c->fsync == KG_FSYNC_INTERVAL;
+    uint64_t last_tick = 0;
     while (!s->stopping) {
-        zmq_pollitem_t items[3] = {
-            {s->router, 0, ZMQ_POLLIN, 0},
-            {NULL, s->sig_pipe[0], ZMQ_POLLIN, 0},
-            {NULL, s->done_pipe[0], ZMQ_POLLIN, 0},
-        };
-        int rc = zmq_poll(items, 3, ticking ? 100 : -1);
-        if (rc < 0) {
-            if (errno == EINTR)
-                continue;
-            kg_log(KG_LOG_ERROR, "zmq_poll: %s", zmq_strerror(errno));
-            break;
+        bool ready = false;
+        if (!signal_pending && !atomic_load(&s->reload_done)) {
+            int events = 0;
+            size_t len = sizeof events;
+            if (zmq_getsockopt(s->router, ZMQ_EVENTS, &events, &len) == 0 &&
+                (events & ZMQ_POLLIN))
+                ready = true;
         }
-        if (items[1].revents)
-            handle_signals(s);
-        if (items[2].revents) {
-            char buf[16];
-            while (read(s->done_pipe[0], buf, sizeof buf) > 0)
-                ;
-            kg_server_reload_finish(s);
+        if (!ready) {
+            zmq_pollitem_t items[3] = {
+                {s->router, 0, ZMQ_POLLIN, 0},
+                {NULL, s->sig_pipe[0], ZMQ_POLLIN, 0},
+                {NULL, s->done_pipe[0], ZMQ_POLLIN, 0},
+            };
+            int rc = zmq_poll(items, 3, ticking ? 100 : -1);
+            if (rc < 0) {
+                if (errno == EINTR)
+                    continue;
+                kg_log(KG_LOG_ERROR, "zmq_poll: %s", zmq_strerror(errno));
+                break;
+            }
+            if (items[1].revents || signal_pending)
+                handle_signals(s);
+            if (items[2].revents || atomic_load(&s->reload_done)) {
+                char buf[16];
+                while (read(s->done_pipe[0], buf, sizeof buf) > 0)
+                    ;
+                atomic_store(&s->reload_done, false);
+                kg_server_reload_finish(s);
+            }
+            ready = items[0].revents & ZMQ_POLLIN;
         }
-        if (items[0].revents & ZMQ_POLLIN)
+        if (ready)
             run_round(s);
         if (ticking && !s->read_only) {
+            uint64_t now = kg_query_clock_ns() / 1000000u;
+            if (now - last_tick < 50)
+                continue;
+            last_tick = now;
             kg_error err;
-            if (kg_journal_tick(s->j, kg_query_clock_ns() / 1000000u, &err)) {
+            if (kg_journal_tick(s->j, now, &err)) {
                 char why[KG_ERROR_MESSAGE_MAX + 64];
                 snprintf(why, sizeof why, "journal sync failed: %s", err.message);
                 go_read_only(s, why);
@@ -564,6 +590,7 @@ int kg_server_run(const kg_server_config *cfg)
 {
     kg_server s;
     memset(&s, 0, sizeof s);
+    atomic_init(&s.reload_done, false);
     s.cfg = cfg;
     s.sig_pipe[0] = s.sig_pipe[1] = s.done_pipe[0] = s.done_pipe[1] = -1;
     s.started_ns = kg_query_clock_ns();

@@ -4,6 +4,7 @@
 #define KG_SERVER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,7 @@ typedef struct kg_reload_job {
     kg_error err;
     uint64_t elapsed_ns;
     int done_fd;      /* written when the job is finished (-1 = none) */
+    atomic_bool *done_flag; /* set when the job is finished */
 } kg_reload_job;
 
 enum {
@@ -88,6 +90,7 @@ typedef struct kg_server {
     int done_pipe[2];
     volatile bool stopping;
 
+    atomic_bool reload_done; /* set by the worker with its pipe byte */
     bool reloading;
     bool rebuild_after_failure;
     pthread_t reload_thread;
