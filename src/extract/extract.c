@@ -160,6 +160,7 @@ int x_resolve(const kg_extractor *x, int ent, int stype)
             return x_resolve(x, e->leads, ST_ACTOR);
         return x_resolve(x, ent, ST_ACTOR);
     case ST_PARTY:
+    case ST_TARGET:
         if (k == K_PERSON)
             return ent;
         if (x_resolve(x, ent, ST_ACTOR) >= 0)

@@ -25,7 +25,8 @@ static const struct { const char *name; int type; } slot_types[] = {
     {"ruler", ST_RULER},       {"product", ST_PRODUCT},
     {"products", ST_PRODUCTS}, {"goods", ST_GOODS},
     {"agreement", ST_AGREEMENT}, {"clause", ST_CLAUSE},
-    {"title", ST_TITLE},       {"money", ST_MONEY}};
+    {"title", ST_TITLE},       {"money", ST_MONEY},
+    {"target", ST_TARGET}};
 
 static void elem_free(pelem *e)
 {
@@ -372,11 +373,15 @@ static int match_np(kg_extractor *x, int t, char *item, size_t cap,
     *origin = -1;
     *generic = false;
     /* the NP must be maximal on the left when it starts a pattern */
-    for (int guard = 0; guard < 4 && i < n; guard++) {
+    /* determiners and quantities: "most of", "more than 10,000",
+     * "millions of", "about 1.7 million barrels of", "seven" */
+    for (int guard = 0; guard < 8 && i < n; guard++) {
         const char *w = x_low(x, i);
         size_t wl = x->toks[i].len;
         if (x_word_in(x, W_DET, w, wl) || x_word_in(x, W_LEAD_MOD, w, wl) ||
-            (!strcmp(w, "of") && i > t)) {
+            x_word_in(x, W_QUANTITY, w, wl) || (x->toks[i].fl & T_NUM) ||
+            (!strcmp(w, "of") && i > t) ||
+            (!strcmp(w, "than") && i > t && (x_is(x, i - 1, "more") || x_is(x, i - 1, "less")))) {
             i++;
             continue;
         }
@@ -603,7 +608,9 @@ static bool clause_end(const kg_extractor *x, int t)
 {
     const xtok *k = &x->toks[t];
     const char *w = x_low(x, t);
-    if (k->fl & (T_QUOTE | T_DASH))
+    if (k->fl & T_QUOTE)
+        return false; /* 'accused China of "ripping off" America' */
+    if (k->fl & T_DASH)
         return true;
     if ((k->fl & T_PUNCT) && strcmp(w, "-") && strcmp(w, "$") &&
         strcmp(w, "%"))
@@ -666,6 +673,10 @@ static int match_entity(kg_extractor *x, const pelem *e, bool first, int t,
             return -1; /* "the US and its NATO allies": start at the US */
         if (first && c->n == 0 && e->poss && (fl & M_PREP) &&
             !(fl & (M_POSS | M_DEMONYM)))
+            return -1;
+        /* sanctions on "North Korean officials" or "Russian banks" do not
+         * target the state itself */
+        if (e->stype == ST_TARGET && (fl & M_ACTOR))
             return -1;
         if (!titled && !e->poss && e->stype != ST_RULER) {
             if (first && c->n == 0 &&

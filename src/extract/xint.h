@@ -96,7 +96,7 @@ typedef struct xexpr {
 enum { PE_LIT = 1, PE_SLOT, PE_GAP };
 enum { ST_ACTOR = 1, ST_GEO, ST_PARTY, ST_PERSON, ST_PLACE, ST_ORG, ST_RULER,
        ST_PRODUCT, ST_PRODUCTS, ST_GOODS, ST_AGREEMENT, ST_CLAUSE, ST_TITLE,
-       ST_MONEY };
+       ST_MONEY, ST_TARGET };
 
 typedef struct pelem {
     int type;
@@ -233,7 +233,7 @@ size_t x_fold_name(const char *name, char *out, size_t cap);
 bool x_word_in(const kg_extractor *x, int cls, const char *w, size_t n);
 enum { W_NEG, W_IRREALIS, W_PREP, W_DET, W_STOP, W_GENERIC, W_ACTOR_NOUN,
        W_TRIM, W_AGREEMENT, W_CLAUSE_END, W_ABBREV, W_LEAD_MOD, W_GROUP_NOUN,
-       W_VERB, W_N_CLASSES };
+       W_VERB, W_QUANTITY, W_N_CLASSES };
 
 /* text.c */
 int x_next_sentence(kg_extractor *x, size_t *pos, size_t end);
