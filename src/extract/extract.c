@@ -637,10 +637,24 @@ void x_find_mentions(kg_extractor *x)
     }
     if (subj >= 0) {
         int ent = x_resolve(x, x->ms[subj].ent[0], ST_ACTOR), added = 0;
-        for (int t = x->ms[subj].t1; t < x->ntok; t++)
-            if (x_is(x, t, "it") && x->m_at[t] < 0 &&
-                add_mention(x, t, t + 1, ent, M_PRON) >= 0)
+        for (int t = x->ms[subj].t1; t < x->ntok; t++) {
+            if (!x_is(x, t, "it") || x->m_at[t] >= 0)
+                continue;
+            /* "exported ... to the United States and imported ... from
+             * it": after a preposition, it is the latest other actor */
+            int ref = ent;
+            if (is_word(x, t - 1, W_PREP)) {
+                ref = -1;
+                for (int i = 0; i < x->nm; i++) {
+                    int r = x_resolve(x, x->ms[i].ent[0], ST_ACTOR);
+                    if (x->ms[i].t1 <= t && x->ms[i].n == 1 && r >= 0 && r != ent &&
+                        !(x->ms[i].fl & M_PRON))
+                        ref = r;
+                }
+            }
+            if (ref >= 0 && add_mention(x, t, t + 1, ref, M_PRON) >= 0)
                 added++;
+        }
         if (added)
             index_mentions(x);
     }
