@@ -235,7 +235,8 @@ static int lookup_name(const kg_extractor *x, int t, int *len)
         if (ni < 0)
             continue;
         const xname *nm = &x->names[ni];
-        if (nm->allcaps ? !raw_equal(x, t, n, nm->exact) : !(k->fl & T_CAP))
+        if (nm->allcaps ? !raw_equal(x, t, n, nm->exact)
+                        : !(k->fl & T_CAP) && !nm->lower)
             continue;
         *len = n;
         return ni;
@@ -361,6 +362,24 @@ static int new_person(kg_extractor *x, int nt, int nlen)
         if (!x_word_in(x, W_STOP, pk, pl) && !x_word_in(x, W_DET, pk, pl))
             x_name_add(x, part, person, 0);
     }
+    /* "von der Leyen", "da Silva": the surname with its particles */
+    for (int i = nt + 1; i < nt + nlen - 1; i++)
+        if (name_particle(x, i)) {
+            char sur[256];
+            size_t so = 0;
+            for (int k = i; k < nt + nlen; k++) {
+                size_t l = x->toks[k].e - x->toks[k].s;
+                if (so + l + 2 >= sizeof sur)
+                    break;
+                if (k > i)
+                    sur[so++] = ' ';
+                memcpy(sur + so, x->text + x->toks[k].s, l);
+                so += l;
+            }
+            sur[so] = '\0';
+            x_name_add(x, sur, person, 0);
+            break;
+        }
     if (add_mention(x, nt, nt + nlen, person, 0) < 0)
         return -1;
     index_mentions(x);

@@ -299,6 +299,7 @@ int x_name_add(kg_extractor *x, const char *name, int ent, int demonym)
         upper += isupper((unsigned char)*c) != 0;
     }
     p->allcaps = letters >= 2 && upper == letters;
+    p->lower = islower((unsigned char)name[0]) != 0;
     p->demonym = (unsigned char)(demonym < 0
                                      ? looks_demonym(name, x->ents[ent].id)
                                      : demonym);

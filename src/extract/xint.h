@@ -56,6 +56,7 @@ typedef struct xname {
     unsigned char ntok;
     unsigned char allcaps; /* must match case-sensitively */
     unsigned char demonym; /* adjective form ("French") */
+    unsigned char lower;   /* starts in lower case ("von der Leyen") */
     char *exact;           /* original spelling (for allcaps) */
 } xname;
 
