@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "kg/query.h"
@@ -377,9 +379,36 @@ static void run_round(kg_server *s)
 
 /* ---- start and stop ------------------------------------------------------ */
 
+/* ZeroMQ replaces an existing ipc:// socket file, even one a running
+ * kgd listens on. Refuse when something answers on it; a stale file (no
+ * listener) is left for ZeroMQ to replace. */
+static bool ipc_in_use(const char *endpoint)
+{
+    if (strncmp(endpoint, "ipc://", 6) != 0)
+        return false;
+    const char *path = endpoint + 6;
+    struct sockaddr_un sa;
+    if (strlen(path) >= sizeof sa.sun_path)
+        return false; /* ZeroMQ reports it */
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool used = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return used;
+}
+
 static int bind_socket(void *sock, const char *endpoint, char *bound,
                        size_t size)
 {
+    if (ipc_in_use(endpoint)) {
+        kg_log(KG_LOG_ERROR, "cannot bind %s: %s (another process listens "
+               "on it)", endpoint, strerror(EADDRINUSE));
+        return -1;
+    }
     if (zmq_bind(sock, endpoint) < 0) {
         kg_log(KG_LOG_ERROR, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
         return -1;

@@ -386,8 +386,16 @@ def test_data_dir_survives_restart_and_snapshot(kgd, tmp_path):
 
 
 def test_ipc_endpoints(kgd, tmp_path):
+    # A stale socket file (nobody listening) is replaced.
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(tmp_path / "kgd.sock"))
+    stale.close()
     k = kgd(bind="ipc://%s" % (tmp_path / "kgd.sock"), publish="ipc://%s" % (tmp_path / "feed.sock"))
     assert k.endpoint.startswith("ipc://")
+    assert k.ok(op="ping")["pong"] is True
+    # One that a kgd listens on is taken.
+    code, err = run_refused(["--bind", k.endpoint, "--publish", "tcp://127.0.0.1:*"])
+    assert code == 1 and "cannot bind %s" % k.endpoint in err and "in use" in err
     assert k.ok(op="ping")["pong"] is True
 
 
