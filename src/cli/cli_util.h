@@ -117,13 +117,27 @@ char *kg_cli_quals(const kg_graph *g, kg_rid r);
 
 void kg_cli_print_relations(const kg_graph *g, const kg_rid *ids, size_t n,
                             bool truncated, kg_cli_fmt fmt, FILE *out);
-void kg_cli_print_entity(const kg_graph *g, kg_eid e, kg_cli_fmt fmt, FILE *out);
+/* A count per kind (kind owned by someone else). */
+typedef struct kg_cli_count {
+    const char *kind;
+    size_t count;
+} kg_cli_count;
+
+typedef struct kg_cli_stats {
+    size_t entities, relations, memory_bytes;
+    kg_cli_count *entity_kinds, *relation_kinds;
+    size_t n_entity_kinds, n_relation_kinds;
+} kg_cli_stats;
+
+void kg_cli_print_entity(const kg_graph *g, kg_eid e, const kg_cli_count *out_c,
+                         size_t n_out, const kg_cli_count *in_c, size_t n_in,
+                         kg_cli_fmt fmt, FILE *out);
 void kg_cli_print_neighbors(const kg_graph *g, const kg_neighbor_list *l,
                             kg_cli_fmt fmt, FILE *out);
 void kg_cli_print_paths(const kg_graph *g, kg_eid from, kg_eid to,
                         const kg_path_list *l, kg_cli_fmt fmt, FILE *out);
-void kg_cli_print_stats(const kg_graph *g, kg_cli_fmt fmt, FILE *out);
+void kg_cli_print_stats(const kg_cli_stats *s, kg_cli_fmt fmt, FILE *out);
 void kg_cli_print_match(const kg_match_result *r, const char *const *patterns,
-                        bool explain, kg_cli_fmt fmt, FILE *out);
+                        bool explain, bool estimates, kg_cli_fmt fmt, FILE *out);
 
 #endif

@@ -13,6 +13,9 @@
 
 #include "cli_util.h"
 #include "kg/io.h"
+#ifdef KG_CLI_HAVE_CLIENT
+#include "kg/client.h"
+#endif
 
 /* ---- options --------------------------------------------------------------------- */
 
@@ -168,12 +171,82 @@ static int parse(args *a, int argc, char **argv, const int *allowed,
     }
     for (int i = optind; i < argc; i++)
         kg_cli_list_add(&a->pos, argv[i]);
+    if (kg_cli.server && a->graphs.n)
+        return kg_cli_usage(a->cmd, "-g FILE and --server do not mix");
     return -1;
 }
 
 static kg_graph *load(const args *a)
 {
     return kg_cli_load_graphs(a->cmd, a->graphs.v, a->graphs.n);
+}
+
+/* Where an answer comes from: the -g files, or with -s a daemon whose
+ * reply the client loads into an empty local graph - then the same
+ * printers run either way. */
+typedef struct source {
+    kg_graph *g;
+#ifdef KG_CLI_HAVE_CLIENT
+    kg_client *c; /* NULL for local files */
+#endif
+} source;
+
+#ifdef KG_CLI_HAVE_CLIENT
+/* A client for -s; prints why not and returns NULL on failure. */
+static kg_client *connect_server(const args *a)
+{
+    kg_error err = {0};
+    kg_client *c = kg_client_new(kg_cli.server, &err);
+    if (!c)
+        kg_cli_err(a->cmd, "%s", err.message[0] ? err.message
+                                                : "cannot reach the server");
+    return c;
+}
+/* remote_call with -s, local_call without; without a client library the
+ * remote expression is not even compiled. */
+#define ASK(src, remote_call, local_call) ((src)->c ? (remote_call) : (local_call))
+#else
+#define ASK(src, remote_call, local_call) (local_call)
+#endif
+
+/* Open the source; NULL (reported) on failure. */
+static kg_graph *open_source(const args *a, source *src)
+{
+    memset(src, 0, sizeof *src);
+#ifdef KG_CLI_HAVE_CLIENT
+    if (kg_cli.server) {
+        src->c = connect_server(a);
+        if (!src->c)
+            return NULL;
+        src->g = kg_graph_new();
+        if (!src->g) {
+            kg_cli_err(a->cmd, "out of memory");
+            kg_client_destroy(&src->c);
+        }
+        return src->g;
+    }
+#endif
+    src->g = load(a);
+    return src->g;
+}
+
+static void close_source(source *src)
+{
+    kg_graph_destroy(&src->g);
+#ifdef KG_CLI_HAVE_CLIENT
+    kg_client_destroy(&src->c);
+#endif
+}
+
+/* Locally, an unknown name is caught before the query, with suggestions;
+ * a daemon answers not_found itself. */
+static bool need(const args *a, const source *src, const char *name)
+{
+#ifdef KG_CLI_HAVE_CLIENT
+    if (src->c)
+        return true;
+#endif
+    return kg_cli_need_entity(a->cmd, src->g, name);
 }
 
 static void note_truncated(const args *a, bool truncated, size_t n)
@@ -321,6 +394,34 @@ int kg_cmd_export(int argc, char **argv)
     int st = parse(&a, argc, argv, allowed, false, true);
     if (st < 0 && a.pos.n)
         st = kg_cli_usage(a.cmd, "unexpected argument '%s'", a.pos.v[0]);
+#ifdef KG_CLI_HAVE_CLIENT
+    if (st < 0 && kg_cli.server) {
+        /* the server renders the text: its whole graph never crosses as
+         * entities and relations */
+        kg_cli_fmt f = graph_fmt(&a);
+        kg_client *c = connect_server(&a);
+        char *text = NULL;
+        size_t len = 0;
+        kg_error err = {0};
+        int rc = c ? kg_client_export(c, f == KG_CLI_TSV    ? "tsv"
+                                         : f == KG_CLI_JSON ? "json"
+                                                            : "dot",
+                                      NULL, &text, &len, &err)
+                   : KG_EIO;
+        st = KG_EXIT_ERROR;
+        if (c && rc) {
+            st = kg_cli_query_failed(a.cmd, &err, rc);
+        } else if (!rc) {
+            FILE *out = kg_cli_open_out(a.cmd, a.output);
+            if (out) {
+                fwrite(text, 1, len, out);
+                st = kg_cli_close_out(a.cmd, out, a.output);
+            }
+        }
+        free(text);
+        kg_client_destroy(&c);
+    }
+#endif
     if (st < 0) {
         kg_graph *g = load(&a);
         st = g ? write_graph(&a, g, graph_fmt(&a)) : KG_EXIT_ERROR;
@@ -343,11 +444,17 @@ static const char entity_usage[] =
     COMMON_HELP EXIT_HELP;
 
 /* Relation counts of e in one direction, by kind: adjacency is sorted by
- * kind, so equal kinds are consecutive. */
-static void count_kinds(const kg_graph *g, kg_eid e, kg_dir d, kg_table *t,
-                        kg_json *j)
+ * kind, so equal kinds are consecutive. Caller frees *out. */
+static size_t count_kinds(const kg_graph *g, kg_eid e, kg_dir d,
+                          kg_cli_count **out)
 {
     kg_span s = kg_adjacent(g, e, d, 0);
+    *out = calloc(s.n + 1, sizeof **out);
+    if (!*out) {
+        fputs("kg: out of memory\n", stderr);
+        exit(KG_EXIT_ERROR);
+    }
+    size_t n = 0;
     for (size_t i = 0; i < s.n;) {
         kg_atom k = kg_relation_kind_atom(g, s.ids[i]);
         size_t c = 0;
@@ -355,20 +462,35 @@ static void count_kinds(const kg_graph *g, kg_eid e, kg_dir d, kg_table *t,
             i++;
             c++;
         }
-        if (j) {
-            kg_json_key(j, kg_atom_str(g, k));
-            kg_json_int(j, (long long)c);
-        } else {
-            char num[32];
-            snprintf(num, sizeof num, "%zu", c);
-            const char *cells[3] = {d == KG_OUT ? "out" : "in",
-                                    kg_atom_str(g, k), num};
-            kg_table_add(t, cells);
-        }
+        (*out)[n++] = (kg_cli_count){kg_atom_str(g, k), c};
+    }
+    return n;
+}
+
+static void json_counts(kg_json *j, const kg_cli_count *c, size_t n)
+{
+    kg_json_obj(j);
+    for (size_t i = 0; i < n; i++) {
+        kg_json_key(j, c[i].kind);
+        kg_json_int(j, (long long)c[i].count);
+    }
+    kg_json_obj_end(j);
+}
+
+static void table_counts(kg_table *t, const char *what, const kg_cli_count *c,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char num[32];
+        snprintf(num, sizeof num, "%zu", c[i].count);
+        const char *cells[3] = {what, c[i].kind, num};
+        kg_table_add(t, cells);
     }
 }
 
-void kg_cli_print_entity(const kg_graph *g, kg_eid e, kg_cli_fmt fmt, FILE *out)
+void kg_cli_print_entity(const kg_graph *g, kg_eid e, const kg_cli_count *out_c,
+                         size_t n_out, const kg_cli_count *in_c, size_t n_in,
+                         kg_cli_fmt fmt, FILE *out)
 {
     if (fmt == KG_CLI_JSON) {
         kg_json j;
@@ -392,13 +514,9 @@ void kg_cli_print_entity(const kg_graph *g, kg_eid e, kg_cli_fmt fmt, FILE *out)
         }
         kg_json_obj_end(&j);
         kg_json_key(&j, "out");
-        kg_json_obj(&j);
-        count_kinds(g, e, KG_OUT, NULL, &j);
-        kg_json_obj_end(&j);
+        json_counts(&j, out_c, n_out);
         kg_json_key(&j, "in");
-        kg_json_obj(&j);
-        count_kinds(g, e, KG_IN, NULL, &j);
-        kg_json_obj_end(&j);
+        json_counts(&j, in_c, n_in);
         kg_json_obj_end(&j);
         fputc('\n', out);
         return;
@@ -419,8 +537,8 @@ void kg_cli_print_entity(const kg_graph *g, kg_eid e, kg_cli_fmt fmt, FILE *out)
         const char *c[3] = {"attribute", p.key, p.value};
         kg_table_add(t, c);
     }
-    count_kinds(g, e, KG_OUT, t, NULL);
-    count_kinds(g, e, KG_IN, t, NULL);
+    table_counts(t, "out", out_c, n_out);
+    table_counts(t, "in", in_c, n_in);
     kg_table_print(t, fmt, out);
     kg_table_destroy(&t);
 }
@@ -432,16 +550,59 @@ int kg_cmd_entity(int argc, char **argv)
     int st = parse(&a, argc, argv, allowed, true, false);
     if (st < 0 && a.pos.n != 1)
         st = kg_cli_usage(a.cmd, a.pos.n ? "one NAME at a time" : "NAME missing");
-    if (st < 0) {
-        kg_graph *g = load(&a);
-        st = KG_EXIT_ERROR;
-        if (g && kg_cli_need_entity(a.cmd, g, a.pos.v[0])) {
-            kg_cli_print_entity(g, kg_entity_find(g, a.pos.v[0]),
-                                fmt_or(&a, KG_CLI_TABLE), stdout);
-            st = kg_cli_close_out(a.cmd, stdout, NULL);
-        }
-        kg_graph_destroy(&g);
+    if (st >= 0) {
+        args_free(&a);
+        return st;
     }
+    kg_cli_fmt fmt = fmt_or(&a, KG_CLI_TABLE);
+    kg_graph *g = NULL;
+    st = KG_EXIT_ERROR;
+#ifdef KG_CLI_HAVE_CLIENT
+    if (kg_cli.server) {
+        kg_client *c = connect_server(&a);
+        kg_client_entity_info info = {0};
+        kg_error err = {0};
+        g = kg_graph_new();
+        int rc = !c || !g ? KG_EIO
+                          : kg_client_entity(c, a.pos.v[0], NULL, g, &info, &err);
+        if (c && g && rc) {
+            st = kg_cli_query_failed(a.cmd, &err, rc);
+        } else if (!rc) {
+            kg_cli_count *oc = calloc(info.n_out + 1, sizeof *oc);
+            kg_cli_count *ic = calloc(info.n_in + 1, sizeof *ic);
+            if (!oc || !ic) {
+                fputs("kg: out of memory\n", stderr);
+                exit(KG_EXIT_ERROR);
+            }
+            for (size_t i = 0; i < info.n_out; i++)
+                oc[i] = (kg_cli_count){info.out[i].kind, (size_t)info.out[i].count};
+            for (size_t i = 0; i < info.n_in; i++)
+                ic[i] = (kg_cli_count){info.in[i].kind, (size_t)info.in[i].count};
+            kg_cli_print_entity(g, info.entity, oc, info.n_out, ic, info.n_in,
+                                fmt, stdout);
+            st = kg_cli_close_out(a.cmd, stdout, NULL);
+            free(oc);
+            free(ic);
+        }
+        kg_client_entity_info_free(&info);
+        kg_client_destroy(&c);
+        kg_graph_destroy(&g);
+        args_free(&a);
+        return st;
+    }
+#endif
+    g = load(&a);
+    if (g && kg_cli_need_entity(a.cmd, g, a.pos.v[0])) {
+        kg_eid e = kg_entity_find(g, a.pos.v[0]);
+        kg_cli_count *oc, *ic;
+        size_t no = count_kinds(g, e, KG_OUT, &oc);
+        size_t ni = count_kinds(g, e, KG_IN, &ic);
+        kg_cli_print_entity(g, e, oc, no, ic, ni, fmt, stdout);
+        free(oc);
+        free(ic);
+        st = kg_cli_close_out(a.cmd, stdout, NULL);
+    }
+    kg_graph_destroy(&g);
     args_free(&a);
     return st;
 }
@@ -474,16 +635,19 @@ int kg_cmd_entities(int argc, char **argv)
         args_free(&a);
         return st;
     }
-    kg_graph *g = load(&a);
+    source src;
+    kg_graph *g = open_source(&a, &src);
     if (!g) {
+        close_source(&src);
         args_free(&a);
         return KG_EXIT_ERROR;
     }
     kg_entities_query q = {.kind = a.kind, .prefix = a.prefix,
                            .offset = a.offset, .opts.limit = a.limit};
-    kg_eid_list l;
+    kg_eid_list l = {0};
     kg_error err = {0};
-    int rc = kg_query_entities(g, &q, &l, &err);
+    int rc = ASK(&src, kg_client_entities(src.c, &q, g, &l, &err),
+                 kg_query_entities(g, &q, &l, &err));
     if (rc) {
         st = kg_cli_query_failed(a.cmd, &err, rc);
     } else if (fmt_or(&a, KG_CLI_TABLE) == KG_CLI_JSON) {
@@ -540,7 +704,7 @@ int kg_cmd_entities(int argc, char **argv)
         st = kg_cli_close_out(a.cmd, stdout, NULL);
     }
     kg_eid_list_free(&l);
-    kg_graph_destroy(&g);
+    close_source(&src);
     args_free(&a);
     return st;
 }
@@ -581,6 +745,7 @@ int kg_cmd_relations(int argc, char **argv)
     kg_pair *where = calloc(a.wheres.n + 1, sizeof *where);
     char **keys = calloc(a.wheres.n + 1, sizeof *keys);
     kg_graph *g = NULL;
+    source src = {0};
     if (!where || !keys) {
         kg_cli_err(a.cmd, "out of memory");
         st = KG_EXIT_ERROR;
@@ -601,9 +766,9 @@ int kg_cmd_relations(int argc, char **argv)
         st = kg_cli_usage(a.cmd, "at most %d --where", KG_QUERY_MAX_QUALS);
         goto out;
     }
-    g = load(&a);
-    if (!g || (a.subject && !kg_cli_need_entity(a.cmd, g, a.subject)) ||
-        (a.object && !kg_cli_need_entity(a.cmd, g, a.object))) {
+    g = open_source(&a, &src);
+    if (!g || (a.subject && !need(&a, &src, a.subject)) ||
+        (a.object && !need(&a, &src, a.object))) {
         st = KG_EXIT_ERROR;
         goto out;
     }
@@ -611,9 +776,10 @@ int kg_cmd_relations(int argc, char **argv)
                             .object = a.object, .where = where,
                             .n_where = a.wheres.n,
                             .opts = {.as_of = a.as_of, .limit = a.limit}};
-    kg_rid_list l;
+    kg_rid_list l = {0};
     kg_error err = {0};
-    int rc = kg_query_relations(g, &q, &l, &err);
+    int rc = ASK(&src, kg_client_relations(src.c, &q, g, &l, &err),
+                 kg_query_relations(g, &q, &l, &err));
     if (rc) {
         st = kg_cli_query_failed(a.cmd, &err, rc);
         goto out;
@@ -628,7 +794,8 @@ out:
         free(keys[i]);
     free(keys);
     free(where);
-    kg_graph_destroy(&g);
+    (void)g;
+    close_source(&src);
     args_free(&a);
     return st;
 }
@@ -720,16 +887,18 @@ int kg_cmd_neighbors(int argc, char **argv)
         args_free(&a);
         return st;
     }
-    kg_graph *g = load(&a);
+    source src;
+    kg_graph *g = open_source(&a, &src);
     st = KG_EXIT_ERROR;
-    if (g && kg_cli_need_entity(a.cmd, g, a.pos.v[0])) {
+    if (g && need(&a, &src, a.pos.v[0])) {
         kg_neighbors_query q = {.entity = a.pos.v[0], .dir = a.dir,
                                 .relations = a.rels.v, .n_relations = a.rels.n,
                                 .opts = {.as_of = a.as_of, .limit = a.limit,
                                          .max_depth = (unsigned)a.depth}};
-        kg_neighbor_list l;
+        kg_neighbor_list l = {0};
         kg_error err = {0};
-        int rc = kg_query_neighbors(g, &q, &l, &err);
+        int rc = ASK(&src, kg_client_neighbors(src.c, &q, g, &l, &err),
+                     kg_query_neighbors(g, &q, &l, &err));
         if (rc) {
             st = kg_cli_query_failed(a.cmd, &err, rc);
         } else {
@@ -739,7 +908,7 @@ int kg_cmd_neighbors(int argc, char **argv)
         }
         kg_neighbor_list_free(&l);
     }
-    kg_graph_destroy(&g);
+    close_source(&src);
     args_free(&a);
     return st;
 }
@@ -848,30 +1017,34 @@ int kg_cmd_path(int argc, char **argv)
         args_free(&a);
         return st;
     }
-    kg_graph *g = load(&a);
+    source src;
+    kg_graph *g = open_source(&a, &src);
     st = KG_EXIT_ERROR;
-    if (g && kg_cli_need_entity(a.cmd, g, a.pos.v[0]) &&
-        kg_cli_need_entity(a.cmd, g, a.pos.v[1])) {
+    if (g && need(&a, &src, a.pos.v[0]) && need(&a, &src, a.pos.v[1])) {
         kg_path_query q = {.from = a.pos.v[0], .to = a.pos.v[1],
                            .relations = a.rels.v, .n_relations = a.rels.n,
                            .dir = a.dir, .all = a.all,
                            .opts = {.as_of = a.as_of, .limit = a.limit,
                                     .max_depth = (unsigned)a.max_length}};
-        kg_path_list l;
+        kg_path_list l = {0};
         kg_error err = {0};
-        int rc = kg_query_path(g, &q, &l, &err);
+        kg_eid from = KG_NONE, to = KG_NONE;
+        int rc = ASK(&src, kg_client_path(src.c, &q, g, &l, &from, &to, &err),
+                     kg_query_path(g, &q, &l, &err));
+        if (from == KG_NONE) {
+            from = kg_entity_find(g, q.from);
+            to = kg_entity_find(g, q.to);
+        }
         if (rc) {
             st = kg_cli_query_failed(a.cmd, &err, rc);
         } else {
-            kg_cli_print_paths(g, kg_entity_find(g, q.from),
-                               kg_entity_find(g, q.to), &l,
-                               fmt_or(&a, KG_CLI_TABLE), stdout);
+            kg_cli_print_paths(g, from, to, &l, fmt_or(&a, KG_CLI_TABLE), stdout);
             note_truncated(&a, l.truncated, l.n);
             st = kg_cli_close_out(a.cmd, stdout, NULL);
         }
         kg_path_list_free(&l);
     }
-    kg_graph_destroy(&g);
+    close_source(&src);
     args_free(&a);
     return st;
 }
@@ -908,20 +1081,22 @@ int kg_cmd_subgraph(int argc, char **argv)
         args_free(&a);
         return st;
     }
-    kg_graph *g = load(&a);
+    source src;
+    kg_graph *g = open_source(&a, &src);
     st = KG_EXIT_ERROR;
     bool ok = g != NULL;
     for (size_t i = 0; ok && i < a.pos.n; i++)
-        ok = kg_cli_need_entity(a.cmd, g, a.pos.v[i]);
+        ok = need(&a, &src, a.pos.v[i]);
     if (ok) {
         kg_subgraph_query q = {.seeds = a.pos.v, .n_seeds = a.pos.n,
                                .relations = a.rels.v, .n_relations = a.rels.n,
                                .dir = a.dir,
                                .opts = {.as_of = a.as_of, .limit = a.limit,
                                         .max_depth = (unsigned)a.depth}};
-        kg_subgraph sg;
+        kg_subgraph sg = {0};
         kg_error err = {0};
-        int rc = kg_query_subgraph(g, &q, &sg, &err);
+        int rc = ASK(&src, kg_client_subgraph(src.c, &q, &sg, &err),
+                     kg_query_subgraph(g, &q, &sg, &err));
         if (rc) {
             st = kg_cli_query_failed(a.cmd, &err, rc);
         } else {
@@ -932,7 +1107,7 @@ int kg_cmd_subgraph(int argc, char **argv)
         }
         kg_subgraph_free(&sg);
     }
-    kg_graph_destroy(&g);
+    close_source(&src);
     args_free(&a);
     return st;
 }
@@ -947,67 +1122,64 @@ static const char stats_usage[] =
     "  --format FMT        table (default), tsv, json\n"
     COMMON_HELP EXIT_HELP;
 
-void kg_cli_print_stats(const kg_graph *g, kg_cli_fmt fmt, FILE *out)
+void kg_cli_print_stats(const kg_cli_stats *s, kg_cli_fmt fmt, FILE *out)
 {
-    size_t nek = kg_entity_kinds(g, NULL, NULL, 0);
-    size_t nrk = kg_relation_kinds(g, NULL, NULL, 0);
-    kg_atom *ek = calloc(nek + 1, sizeof *ek), *rk = calloc(nrk + 1, sizeof *rk);
-    size_t *ec = calloc(nek + 1, sizeof *ec), *rc = calloc(nrk + 1, sizeof *rc);
-    if (!ek || !rk || !ec || !rc) {
-        fputs("kg stats: out of memory\n", stderr);
-        exit(KG_EXIT_ERROR);
-    }
-    nek = kg_entity_kinds(g, ek, ec, nek);
-    nrk = kg_relation_kinds(g, rk, rc, nrk);
     if (fmt == KG_CLI_JSON) {
         kg_json j;
         kg_json_init(&j, out);
         kg_json_obj(&j);
         kg_json_key(&j, "entities");
-        kg_json_int(&j, (long long)kg_entity_count(g));
+        kg_json_int(&j, (long long)s->entities);
         kg_json_key(&j, "relations");
-        kg_json_int(&j, (long long)kg_relation_count(g));
+        kg_json_int(&j, (long long)s->relations);
         kg_json_key(&j, "entity_kinds");
-        kg_json_obj(&j);
-        for (size_t i = 0; i < nek; i++) {
-            kg_json_key(&j, kg_atom_str(g, ek[i]));
-            kg_json_int(&j, (long long)ec[i]);
-        }
-        kg_json_obj_end(&j);
+        json_counts(&j, s->entity_kinds, s->n_entity_kinds);
         kg_json_key(&j, "relation_kinds");
-        kg_json_obj(&j);
-        for (size_t i = 0; i < nrk; i++) {
-            kg_json_key(&j, kg_atom_str(g, rk[i]));
-            kg_json_int(&j, (long long)rc[i]);
-        }
-        kg_json_obj_end(&j);
+        json_counts(&j, s->relation_kinds, s->n_relation_kinds);
         kg_json_key(&j, "memory_bytes");
-        kg_json_int(&j, (long long)kg_graph_memory(g));
+        kg_json_int(&j, (long long)s->memory_bytes);
         kg_json_obj_end(&j);
         fputc('\n', out);
-    } else {
-        static const char *const head[] = {"what", "kind", "count"};
-        kg_table *t = kg_table_new(3, head);
-        char num[32];
-        snprintf(num, sizeof num, "%zu", kg_entity_count(g));
-        kg_table_add(t, (const char *const[]){"entities", "", num});
-        for (size_t i = 0; i < nek; i++) {
-            snprintf(num, sizeof num, "%zu", ec[i]);
-            kg_table_add(t, (const char *const[]){"entity_kind",
-                                                  kg_atom_str(g, ek[i]), num});
-        }
-        snprintf(num, sizeof num, "%zu", kg_relation_count(g));
-        kg_table_add(t, (const char *const[]){"relations", "", num});
-        for (size_t i = 0; i < nrk; i++) {
-            snprintf(num, sizeof num, "%zu", rc[i]);
-            kg_table_add(t, (const char *const[]){"relation_kind",
-                                                  kg_atom_str(g, rk[i]), num});
-        }
-        snprintf(num, sizeof num, "%zu", kg_graph_memory(g));
-        kg_table_add(t, (const char *const[]){"memory_bytes", "", num});
-        kg_table_print(t, fmt, out);
-        kg_table_destroy(&t);
+        return;
     }
+    static const char *const head[] = {"what", "kind", "count"};
+    kg_table *t = kg_table_new(3, head);
+    char num[32];
+    snprintf(num, sizeof num, "%zu", s->entities);
+    kg_table_add(t, (const char *const[]){"entities", "", num});
+    table_counts(t, "entity_kind", s->entity_kinds, s->n_entity_kinds);
+    snprintf(num, sizeof num, "%zu", s->relations);
+    kg_table_add(t, (const char *const[]){"relations", "", num});
+    table_counts(t, "relation_kind", s->relation_kinds, s->n_relation_kinds);
+    snprintf(num, sizeof num, "%zu", s->memory_bytes);
+    kg_table_add(t, (const char *const[]){"memory_bytes", "", num});
+    kg_table_print(t, fmt, out);
+    kg_table_destroy(&t);
+}
+
+/* The statistics of a local graph. Free the two arrays. */
+static void local_stats(const kg_graph *g, kg_cli_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    size_t nek = kg_entity_kinds(g, NULL, NULL, 0);
+    size_t nrk = kg_relation_kinds(g, NULL, NULL, 0);
+    kg_atom *ek = calloc(nek + 1, sizeof *ek), *rk = calloc(nrk + 1, sizeof *rk);
+    size_t *ec = calloc(nek + 1, sizeof *ec), *rc = calloc(nrk + 1, sizeof *rc);
+    s->entity_kinds = calloc(nek + 1, sizeof *s->entity_kinds);
+    s->relation_kinds = calloc(nrk + 1, sizeof *s->relation_kinds);
+    if (!ek || !rk || !ec || !rc || !s->entity_kinds || !s->relation_kinds) {
+        fputs("kg stats: out of memory\n", stderr);
+        exit(KG_EXIT_ERROR);
+    }
+    s->n_entity_kinds = kg_entity_kinds(g, ek, ec, nek);
+    s->n_relation_kinds = kg_relation_kinds(g, rk, rc, nrk);
+    for (size_t i = 0; i < s->n_entity_kinds; i++)
+        s->entity_kinds[i] = (kg_cli_count){kg_atom_str(g, ek[i]), ec[i]};
+    for (size_t i = 0; i < s->n_relation_kinds; i++)
+        s->relation_kinds[i] = (kg_cli_count){kg_atom_str(g, rk[i]), rc[i]};
+    s->entities = kg_entity_count(g);
+    s->relations = kg_relation_count(g);
+    s->memory_bytes = kg_graph_memory(g);
     free(ek);
     free(rk);
     free(ec);
@@ -1021,15 +1193,59 @@ int kg_cmd_stats(int argc, char **argv)
     int st = parse(&a, argc, argv, allowed, true, false);
     if (st < 0 && a.pos.n)
         st = kg_cli_usage(a.cmd, "unexpected argument '%s'", a.pos.v[0]);
-    if (st < 0) {
-        kg_graph *g = load(&a);
-        st = KG_EXIT_ERROR;
-        if (g) {
-            kg_cli_print_stats(g, fmt_or(&a, KG_CLI_TABLE), stdout);
+    if (st >= 0) {
+        args_free(&a);
+        return st;
+    }
+    kg_cli_stats s = {0};
+    st = KG_EXIT_ERROR;
+#ifdef KG_CLI_HAVE_CLIENT
+    if (kg_cli.server) {
+        kg_client *c = connect_server(&a);
+        kg_client_stats cs = {0};
+        kg_error err = {0};
+        int rc = c ? kg_client_stats_get(c, &cs, &err) : KG_EIO;
+        if (c && rc) {
+            st = kg_cli_query_failed(a.cmd, &err, rc);
+        } else if (!rc) {
+            s.entities = (size_t)cs.entities;
+            s.relations = (size_t)cs.relations;
+            s.memory_bytes = (size_t)cs.memory_bytes;
+            s.entity_kinds = calloc(cs.n_entity_kinds + 1, sizeof *s.entity_kinds);
+            s.relation_kinds = calloc(cs.n_relation_kinds + 1,
+                                      sizeof *s.relation_kinds);
+            if (!s.entity_kinds || !s.relation_kinds) {
+                fputs("kg: out of memory\n", stderr);
+                exit(KG_EXIT_ERROR);
+            }
+            for (size_t i = 0; i < cs.n_entity_kinds; i++)
+                s.entity_kinds[i] = (kg_cli_count){cs.entity_kinds[i].kind,
+                                                   (size_t)cs.entity_kinds[i].count};
+            for (size_t i = 0; i < cs.n_relation_kinds; i++)
+                s.relation_kinds[i] = (kg_cli_count){
+                    cs.relation_kinds[i].kind, (size_t)cs.relation_kinds[i].count};
+            s.n_entity_kinds = cs.n_entity_kinds;
+            s.n_relation_kinds = cs.n_relation_kinds;
+            kg_cli_print_stats(&s, fmt_or(&a, KG_CLI_TABLE), stdout);
             st = kg_cli_close_out(a.cmd, stdout, NULL);
         }
-        kg_graph_destroy(&g);
+        free(s.entity_kinds);
+        free(s.relation_kinds);
+        kg_client_stats_free(&cs);
+        kg_client_destroy(&c);
+        args_free(&a);
+        return st;
     }
+#endif
+    kg_graph *g = load(&a);
+    if (g) {
+        local_stats(g, &s);
+        kg_cli_print_stats(&s, fmt_or(&a, KG_CLI_TABLE), stdout);
+        free(s.entity_kinds);
+        free(s.relation_kinds);
+        st = kg_cli_close_out(a.cmd, stdout, NULL);
+    }
+    kg_graph_destroy(&g);
     args_free(&a);
     return st;
 }
@@ -1113,7 +1329,7 @@ static const char *tokenize(const char *s, toks *t)
 }
 
 void kg_cli_print_match(const kg_match_result *r, const char *const *patterns,
-                        bool explain, kg_cli_fmt fmt, FILE *out)
+                        bool explain, bool estimates, kg_cli_fmt fmt, FILE *out)
 {
     if (fmt == KG_CLI_JSON) {
         kg_json j;
@@ -1143,11 +1359,13 @@ void kg_cli_print_match(const kg_match_result *r, const char *const *patterns,
         for (size_t i = 0; i < r->n_plan; i++)
             kg_json_int(&j, (long long)r->plan[i].pattern);
         kg_json_arr_end(&j);
-        kg_json_key(&j, "estimates");
-        kg_json_arr(&j);
-        for (size_t i = 0; i < r->n_plan; i++)
-            kg_json_num(&j, r->plan[i].estimate);
-        kg_json_arr_end(&j);
+        if (estimates) {
+            kg_json_key(&j, "estimates");
+            kg_json_arr(&j);
+            for (size_t i = 0; i < r->n_plan; i++)
+                kg_json_num(&j, r->plan[i].estimate);
+            kg_json_arr_end(&j);
+        }
         kg_json_obj_end(&j);
         fputc('\n', out);
         return;
@@ -1156,10 +1374,13 @@ void kg_cli_print_match(const kg_match_result *r, const char *const *patterns,
         /* table: before the rows; tsv: on stderr, to keep stdout a table */
         FILE *ef = fmt == KG_CLI_TSV ? stderr : out;
         fputs("plan:\n", ef);
-        for (size_t i = 0; i < r->n_plan; i++)
-            fprintf(ef, "  %zu. pattern %zu  %s  (estimate %.3g per row)\n",
-                    i + 1, r->plan[i].pattern + 1, patterns[r->plan[i].pattern],
-                    r->plan[i].estimate);
+        for (size_t i = 0; i < r->n_plan; i++) {
+            fprintf(ef, "  %zu. pattern %zu  %s", i + 1, r->plan[i].pattern + 1,
+                    patterns[r->plan[i].pattern]);
+            if (estimates)
+                fprintf(ef, "  (estimate %.3g per row)", r->plan[i].estimate);
+            fputc('\n', ef);
+        }
         if (ef == out)
             fputc('\n', out);
     }
@@ -1214,6 +1435,7 @@ int kg_cmd_match(int argc, char **argv)
     kg_match_pattern *pats = calloc(np, sizeof *pats);
     kg_pair **quals = calloc(np, sizeof *quals);
     kg_graph *g = NULL;
+    source src = {0};
     if (!tk || !pats || !quals) {
         kg_cli_err(a.cmd, "out of memory");
         st = KG_EXIT_ERROR;
@@ -1251,21 +1473,23 @@ int kg_cmd_match(int argc, char **argv)
         pats[i] = (kg_match_pattern){tk[i].v[0], tk[i].v[1], tk[i].v[2],
                                      quals[i], nq};
     }
-    g = load(&a);
+    g = open_source(&a, &src);
     if (!g) {
         st = KG_EXIT_ERROR;
         goto out;
     }
     kg_match_query q = {.patterns = pats, .n_patterns = np,
                         .opts = {.as_of = a.as_of, .limit = a.limit}};
-    kg_match_result r;
+    kg_match_result r = {0};
     kg_error err = {0};
-    int rc = kg_query_match(g, &q, &r, &err);
+    int rc = ASK(&src, kg_client_match(src.c, &q, &r, &err),
+                 kg_query_match(g, &q, &r, &err));
     if (rc) {
         st = kg_cli_query_failed(a.cmd, &err, rc);
     } else {
-        kg_cli_print_match(&r, a.pos.v, a.explain, fmt_or(&a, KG_CLI_TABLE),
-                           stdout);
+        /* a daemon sends the plan without its estimates */
+        kg_cli_print_match(&r, a.pos.v, a.explain, ASK(&src, false, true),
+                           fmt_or(&a, KG_CLI_TABLE), stdout);
         note_truncated(&a, r.truncated, r.n_rows);
         st = kg_cli_close_out(a.cmd, stdout, NULL);
     }
@@ -1278,7 +1502,8 @@ out:
     free(tk);
     free(quals);
     free(pats);
-    kg_graph_destroy(&g);
+    (void)g;
+    close_source(&src);
     args_free(&a);
     return st;
 }
