@@ -752,6 +752,10 @@ static bool match_from(kg_extractor *x, const pattern *p, int ei, int t,
 {
     if (ei == p->n_el)
         return true;
+    /* bounded work per start: nested gaps on a long sentence full of
+     * trigger words must not blow up */
+    if (--x->steps < 0)
+        return false;
     const pelem *e = &p->el[ei];
     int n = x->ntok;
     switch (e->type) {
@@ -1274,6 +1278,7 @@ int x_run_patterns(kg_extractor *x, uint32_t es, uint32_t ee)
             st->trig = -1;
             for (int k = 0; k < 26; k++)
                 st->s[k].count = 0;
+            x->steps = X_MATCH_STEPS;
             if (!match_from(x, p, 0, t, st))
                 continue;
             if (p->anchor < 0)
@@ -1289,11 +1294,13 @@ int x_run_patterns(kg_extractor *x, uint32_t es, uint32_t ee)
                 int trig = st->trig;
                 while (t > 0) {
                     st->set = 0;
+                    x->steps = X_MATCH_STEPS;
                     if (!match_from(x, p, 0, t - 1, st) || st->trig != trig)
                         break;
                     t--;
                 }
                 st->set = 0;
+                x->steps = X_MATCH_STEPS;
                 match_from(x, p, 0, t, st);
             }
             used[nused++] = st->trig;

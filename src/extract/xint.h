@@ -23,6 +23,7 @@
 #define X_MAX_LIST 8          /* items in one product list */
 #define X_MAX_PATTERN_ELEMS 24
 #define X_MAX_ARTICLE_PERSONS 256
+#define X_MATCH_STEPS 4000    /* matcher steps per pattern and start token */
 
 /* ---- string map: folded key -> int ------------------------------------- */
 typedef struct smap {
@@ -190,6 +191,7 @@ struct kg_extractor {
     uint64_t prefix_lens;    /* bit L set: some anchor is a prefix of length L */
     uint64_t prefix_bloom[1024]; /* first 3 bytes of anchor prefixes */
     mstate mst;
+    long steps;              /* matcher budget left for the current start */
     pattern *pats;
     size_t n_pats, cap_pats;
     xrel *rels;
