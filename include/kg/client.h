@@ -163,8 +163,9 @@ int kg_client_path(kg_client *c, const kg_path_query *q, kg_graph *g,
                    kg_path_list *res, kg_eid *from, kg_eid *to, kg_error *err);
 
 /* match: patterns, opts.as_of, opts.limit. res->vars without '?', cells,
- * truncated, and plan (pattern order; the server sends no estimates, so
- * each estimate is 0). Caller frees res with kg_match_result_free. */
+ * truncated, and plan (pattern order, with the reply's "estimates" when
+ * the server sends them, else 0). Caller frees res with
+ * kg_match_result_free. */
 int kg_client_match(kg_client *c, const kg_match_query *q,
                     kg_match_result *res, kg_error *err);
 

@@ -655,13 +655,16 @@ int kg_client_match(kg_client *c, const kg_match_query *q, kg_match_result *res,
     int rc = send_req(c, req, brc, &rep, &r, err);
     if (rc)
         return rc;
-    bool bad1, bad2, bad3;
+    bool bad1, bad2, bad3, bad4;
     const kg_value *vars = array_of(r, "variables", &bad1);
     const kg_value *rows = array_of(r, "rows", &bad2);
     const kg_value *plan = array_of(r, "plan", &bad3);
+    /* "estimates" (one per plan step) is optional: older servers omit it. */
+    const kg_value *est = array_of(r, "estimates", &bad4);
     size_t nv = kg_value_len(vars), nr = kg_value_len(rows), np = kg_value_len(plan);
-    if (bad1 || bad2 || bad3) {
-        rc = bad_reply(err, "match", "variables, rows or plan is not an array");
+    if (bad1 || bad2 || bad3 || bad4 || (est && kg_value_len(est) != np)) {
+        rc = bad_reply(err, "match", "variables, rows, plan or estimates is not an "
+                       "array of the right length");
         goto out;
     }
     if ((nv && !(res->vars = calloc(nv, sizeof *res->vars))) ||
@@ -713,6 +716,10 @@ int kg_client_match(kg_client *c, const kg_match_query *q, kg_match_result *res,
         }
         res->plan[i].pattern = (size_t)k;
         res->plan[i].estimate = 0;
+        if (est && kg_value_get_float(kg_value_at(est, i), &res->plan[i].estimate) != 0) {
+            rc = bad_reply(err, "match", "an estimate is not a number");
+            goto out;
+        }
         res->n_plan++;
     }
 out:

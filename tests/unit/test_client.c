@@ -1,0 +1,911 @@
+/* test_client.c - the C client (include/kg/client.h) against a tiny ROUTER
+ * in a thread of this test that answers with canned replies: framing,
+ * request ids, late replies, timeouts and reconnection, error mapping, and
+ * the loading of typed replies into a local graph. Real behaviour against
+ * kgd is tested in tests/integration. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <zmq.h>
+
+#include "kg/client.h"
+
+/* ---- the fake server --------------------------------------------------------- */
+
+/* What the handler wants the server to do with a request. */
+enum { REPLY = 0, NO_REPLY = 1, RAW = 2 };
+
+typedef struct fake fake;
+/* Write the reply body for req into w (or return NO_REPLY, or RAW with
+ * bytes in w sent as they are). */
+typedef int (*handler_fn)(fake *f, const kg_value *req, int64_t id, kg_writer *w);
+
+struct fake {
+    void *ctx, *router;
+    char endpoint[256];
+    pthread_t thread;
+    handler_fn handler;
+    volatile int stop;
+    int stale_first;     /* send a reply with another id first */
+    int requests;        /* how many the server got */
+    int envelope_frames; /* frames before the body of the last request */
+    kg_value *last;      /* the last request (decoded, clone) */
+};
+
+static void w_kv_str(kg_writer *w, const char *k, const char *v)
+{
+    kg_write_str(w, k);
+    kg_write_str(w, v);
+}
+
+/* {"id": id, "ok": true, "result": <header only: caller writes a map of n>} */
+static void w_ok(kg_writer *w, int64_t id, size_t n)
+{
+    kg_write_map(w, 3);
+    kg_write_str(w, "id");
+    kg_write_int(w, id);
+    kg_write_str(w, "ok");
+    kg_write_bool(w, true);
+    kg_write_str(w, "result");
+    kg_write_map(w, n);
+}
+
+static void w_err(kg_writer *w, int64_t id, const char *code, const char *msg)
+{
+    kg_write_map(w, 3);
+    kg_write_str(w, "id");
+    kg_write_int(w, id);
+    kg_write_str(w, "ok");
+    kg_write_bool(w, false);
+    kg_write_str(w, "error");
+    kg_write_map(w, 2);
+    w_kv_str(w, "code", code);
+    w_kv_str(w, "message", msg);
+}
+
+static void w_rel(kg_writer *w, const char *s, const char *r, const char *o,
+                  const char *qk, const char *qv)
+{
+    kg_pair q = {qk, qv};
+    kg_pair p = {"source", "test"};
+    kg_relation_spec spec = {.subject = s, .relation = r, .object = o,
+                             .quals = qk ? &q : NULL, .n_quals = qk ? 1 : 0,
+                             .prov = &p, .n_prov = 1};
+    /* no cmocka assert here: this runs in the server thread */
+    kg_proto_write_relation_spec(w, &spec);
+}
+
+static void *serve(void *arg)
+{
+    fake *f = arg;
+    kg_writer *w = kg_writer_new();
+    while (!f->stop) {
+        zmq_pollitem_t it = {f->router, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 20) <= 0)
+            continue;
+        zmq_msg_t frames[8];
+        int n = 0;
+        for (;;) {
+            zmq_msg_init(&frames[n]);
+            zmq_msg_recv(&frames[n], f->router, 0);
+            int more = zmq_msg_more(&frames[n]);
+            n++;
+            if (!more || n == 8)
+                break;
+        }
+        f->requests++;
+        f->envelope_frames = n - 2;
+        kg_value *req = NULL;
+        kg_error err;
+        int64_t id = -1;
+        if (kg_proto_decode(zmq_msg_data(&frames[n - 1]), zmq_msg_size(&frames[n - 1]),
+                            NULL, &req, &err) == 0) {
+            kg_value_get_int(kg_value_get(req, "id"), &id);
+            kg_value_destroy(&f->last);
+            f->last = kg_value_clone(req);
+        }
+        kg_writer_reset(w);
+        int what = f->handler(f, req, id, w);
+        kg_value_destroy(&req);
+        if (what != NO_REPLY) {
+            size_t len;
+            const char *data;
+            if (f->stale_first) {
+                kg_writer *s = kg_writer_new();
+                w_ok(s, id + 1000, 1);
+                kg_write_str(s, "stale");
+                kg_write_bool(s, true);
+                data = kg_writer_data(s, &len);
+                for (int i = 0; i < n - 1; i++)
+                    zmq_send(f->router, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]),
+                             ZMQ_SNDMORE);
+                zmq_send(f->router, data, len, 0);
+                kg_writer_destroy(&s);
+            }
+            data = kg_writer_data(w, &len);
+            for (int i = 0; i < n - 1; i++)
+                zmq_send(f->router, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]),
+                         ZMQ_SNDMORE);
+            zmq_send(f->router, data, len, 0);
+        }
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&frames[i]);
+    }
+    kg_writer_destroy(&w);
+    return NULL;
+}
+
+static fake *fake_start(handler_fn h)
+{
+    fake *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->handler = h;
+    f->ctx = zmq_ctx_new();
+    f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt(f->router, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_bind(f->router, "tcp://127.0.0.1:*"), 0);
+    size_t len = sizeof f->endpoint;
+    assert_int_equal(zmq_getsockopt(f->router, ZMQ_LAST_ENDPOINT, f->endpoint, &len), 0);
+    assert_int_equal(pthread_create(&f->thread, NULL, serve, f), 0);
+    return f;
+}
+
+static void fake_stop(fake **fp)
+{
+    fake *f = *fp;
+    f->stop = 1;
+    pthread_join(f->thread, NULL);
+    zmq_close(f->router);
+    zmq_ctx_term(f->ctx);
+    kg_value_destroy(&f->last);
+    free(f);
+    *fp = NULL;
+}
+
+static const char *op_of(const kg_value *req)
+{
+    const char *op = kg_value_cstr(kg_value_get(req, "op"));
+    return op ? op : "";
+}
+
+/* ---- handlers ------------------------------------------------------------------- */
+
+static int h_ping(fake *f, const kg_value *req, int64_t id, kg_writer *w)
+{
+    (void)f;
+    if (strcmp(op_of(req), "ping") != 0) {
+        w_err(w, id, "unsupported", "not ping");
+        return REPLY;
+    }
+    w_ok(w, id, 2);
+    kg_write_str(w, "pong");
+    kg_write_bool(w, true);
+    w_kv_str(w, "version", "9.9.9");
+    return REPLY;
+}
+
+/* Replies with the error code given as the request's "code" argument. */
+static int h_error(fake *f, const kg_value *req, int64_t id, kg_writer *w)
+{
+    (void)f;
+    const char *code = kg_value_cstr(kg_value_get(req, "code"));
+    w_err(w, id, code, "the server's own words");
+    return REPLY;
+}
+
+/* The first request gets no reply, later ones a pong. */
+static int h_silent_once(fake *f, const kg_value *req, int64_t id, kg_writer *w)
+{
+    if (f->requests == 1)
+        return NO_REPLY;
+    return h_ping(f, req, id, w);
+}
+
+static int h_garbage(fake *f, const kg_value *req, int64_t id, kg_writer *w)
+{
+    (void)f;
+    (void)req;
+    (void)id;
+    kg_write_raw(w, "\xc1", 1);
+    return RAW;
+}
+
+static int h_nil_id_error(fake *f, const kg_value *req, int64_t id, kg_writer *w)
+{
+    (void)f;
+    (void)req;
+    (void)id;
+    kg_write_map(w, 3);
+    kg_write_str(w, "id");
+    kg_write_nil(w);
+    kg_write_str(w, "ok");
+    kg_write_bool(w, false);
+    kg_write_str(w, "error");
+    kg_write_map(w, 2);
+    w_kv_str(w, "code", "limit");
+    w_kv_str(w, "message", "body of 2000000 bytes (at most 1048576)");
+    return REPLY;
+}
+
+/* The typed ops over the default graph's facts. */
+static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
+{
+    (void)f;
+    const char *op = op_of(req);
+    if (strcmp(op, "relations") == 0) {
+        w_ok(w, id, 2);
+        kg_write_str(w, "relations");
+        kg_write_array(w, 2);
+        w_rel(w, "China", "tariffs-on", "pork", "origin", "European Union");
+        w_rel(w, "China", "tariffs-on", "cognac", "origin", "France");
+        kg_write_str(w, "truncated");
+        kg_write_bool(w, true);
+    } else if (strcmp(op, "neighbors") == 0) {
+        w_ok(w, id, 2);
+        kg_write_str(w, "neighbors");
+        kg_write_array(w, 2);
+        /* depth 1 backwards (cognac <- China), depth 2 forwards */
+        kg_write_map(w, 5);
+        w_kv_str(w, "entity", "China");
+        w_kv_str(w, "kind", "country");
+        kg_write_str(w, "depth");
+        kg_write_int(w, 1);
+        w_kv_str(w, "from", "cognac");
+        kg_write_str(w, "via");
+        w_rel(w, "China", "tariffs-on", "cognac", NULL, NULL);
+        kg_write_map(w, 5);
+        w_kv_str(w, "entity", "Russia");
+        w_kv_str(w, "kind", "country");
+        kg_write_str(w, "depth");
+        kg_write_int(w, 2);
+        w_kv_str(w, "from", "China");
+        kg_write_str(w, "via");
+        w_rel(w, "China", "supplies", "Russia", NULL, NULL);
+        kg_write_str(w, "truncated");
+        kg_write_bool(w, false);
+    } else if (strcmp(op, "path") == 0) {
+        w_ok(w, id, 3);
+        kg_write_str(w, "paths");
+        kg_write_array(w, 1);
+        kg_write_array(w, 2);
+        w_rel(w, "China", "tariffs-on", "cognac", NULL, NULL);
+        w_rel(w, "China", "tariffs-on", "pork", NULL, NULL);
+        kg_write_str(w, "length");
+        kg_write_int(w, 2);
+        kg_write_str(w, "truncated");
+        kg_write_bool(w, false);
+    } else if (strcmp(op, "entity") == 0) {
+        const char *name = kg_value_cstr(kg_value_get(req, "name"));
+        const char *canon = strcmp(name, "Cognac!") == 0 ? "cognac" : "pork";
+        w_ok(w, id, 6);
+        w_kv_str(w, "id", canon);
+        w_kv_str(w, "kind", "product");
+        kg_write_str(w, "aliases");
+        kg_write_array(w, 1);
+        kg_write_str(w, name);
+        kg_write_str(w, "attributes");
+        kg_write_map(w, 1);
+        w_kv_str(w, "grade", "XO");
+        kg_write_str(w, "out");
+        kg_write_map(w, 0);
+        kg_write_str(w, "in");
+        kg_write_map(w, 2);
+        kg_write_str(w, "tariffs-on");
+        kg_write_int(w, 1);
+        kg_write_str(w, "exports");
+        kg_write_int(w, 4);
+    } else if (strcmp(op, "match") == 0) {
+        w_ok(w, id, 5);
+        kg_write_str(w, "variables");
+        kg_write_array(w, 2);
+        kg_write_str(w, "?a");
+        kg_write_str(w, "?p");
+        kg_write_str(w, "rows");
+        kg_write_array(w, 2);
+        kg_write_array(w, 2);
+        kg_write_str(w, "China");
+        kg_write_str(w, "pork");
+        kg_write_array(w, 2);
+        kg_write_str(w, "China");
+        kg_write_str(w, "cognac");
+        kg_write_str(w, "truncated");
+        kg_write_bool(w, false);
+        kg_write_str(w, "plan");
+        kg_write_array(w, 2);
+        kg_write_int(w, 1);
+        kg_write_int(w, 0);
+        kg_write_str(w, "estimates");
+        kg_write_array(w, 2);
+        kg_write_float(w, 1.0);
+        kg_write_float(w, 0.25);
+    } else if (strcmp(op, "entities") == 0) {
+        w_ok(w, id, 3);
+        kg_write_str(w, "entities");
+        kg_write_array(w, 2);
+        kg_write_map(w, 2);
+        w_kv_str(w, "id", "China");
+        w_kv_str(w, "kind", "country");
+        kg_write_map(w, 3);
+        w_kv_str(w, "id", "France");
+        w_kv_str(w, "kind", "country");
+        kg_write_str(w, "aliases");
+        kg_write_array(w, 1);
+        kg_write_str(w, "French");
+        kg_write_str(w, "total");
+        kg_write_int(w, 7);
+        kg_write_str(w, "truncated");
+        kg_write_bool(w, true);
+    } else if (strcmp(op, "subgraph") == 0 || strcmp(op, "export") == 0) {
+        const char *fmt = kg_value_cstr(kg_value_get(req, "format"));
+        if (fmt && strcmp(fmt, "graph") != 0) {
+            w_ok(w, id, 2);
+            w_kv_str(w, "format", fmt);
+            w_kv_str(w, "text", "digraph kg {}\n");
+        } else {
+            w_ok(w, id, 3);
+            kg_write_str(w, "entities");
+            kg_write_array(w, 1);
+            kg_entity_spec e = {.id = "China", .kind = "country"};
+            kg_proto_write_entity_spec(w, &e);
+            kg_write_str(w, "relations");
+            kg_write_array(w, 1);
+            w_rel(w, "China", "tariffs-on", "cognac", NULL, NULL);
+            kg_write_str(w, "truncated");
+            kg_write_bool(w, false);
+        }
+    } else if (strcmp(op, "stats") == 0) {
+        w_ok(w, id, 6);
+        kg_write_str(w, "entities");
+        kg_write_int(w, 33);
+        kg_write_str(w, "relations");
+        kg_write_int(w, 34);
+        kg_write_str(w, "entity_kinds");
+        kg_write_map(w, 2);
+        kg_write_str(w, "country");
+        kg_write_int(w, 5);
+        kg_write_str(w, "bloc");
+        kg_write_int(w, 1);
+        kg_write_str(w, "relation_kinds");
+        kg_write_map(w, 1);
+        kg_write_str(w, "tariffs-on");
+        kg_write_int(w, 3);
+        kg_write_str(w, "memory_bytes");
+        kg_write_int(w, 4096);
+        kg_write_str(w, "uptime_s");
+        kg_write_float(w, 1.5);
+    } else if (strcmp(op, "add") == 0 || strcmp(op, "remove") == 0) {
+        bool add = strcmp(op, "add") == 0;
+        w_ok(w, id, 3);
+        kg_write_str(w, add ? "entities_added" : "entities_removed");
+        kg_write_int(w, (int64_t)kg_value_len(kg_value_get(req, "entities")));
+        kg_write_str(w, add ? "relations_added" : "relations_removed");
+        kg_write_int(w, (int64_t)kg_value_len(kg_value_get(req, "relations")));
+        kg_write_str(w, "seq");
+        kg_write_int(w, 42);
+    } else if (strcmp(op, "extract") == 0) {
+        w_ok(w, id, 4);
+        kg_write_str(w, "entities");
+        kg_write_array(w, 1);
+        kg_entity_spec e = {.id = "China", .kind = "country"};
+        kg_proto_write_entity_spec(w, &e);
+        kg_write_str(w, "relations");
+        kg_write_array(w, 1);
+        w_rel(w, "China", "tariffs-on", "cognac", "origin", "France");
+        kg_write_str(w, "committed");
+        kg_write_bool(w, true);
+        kg_write_str(w, "seq");
+        kg_write_int(w, 9);
+    } else if (strcmp(op, "snapshot") == 0) {
+        w_ok(w, id, 3);
+        w_kv_str(w, "path", "/var/lib/kgd/snapshot-1.kgs");
+        kg_write_str(w, "bytes");
+        kg_write_int(w, 588);
+        kg_write_str(w, "seq");
+        kg_write_int(w, 2);
+    } else if (strcmp(op, "reload") == 0) {
+        w_ok(w, id, 2);
+        kg_write_str(w, "entities");
+        kg_write_int(w, 34);
+        kg_write_str(w, "relations");
+        kg_write_int(w, 35);
+    } else {
+        w_err(w, id, "unsupported", "unknown op");
+    }
+    return REPLY;
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+static void test_new_and_endpoints(void **state)
+{
+    (void)state;
+    kg_error err;
+    kg_client *c = kg_client_new("127.0.0.1:7411", &err);
+    assert_non_null(c);
+    assert_string_equal(kg_client_endpoint(c), "tcp://127.0.0.1:7411");
+    assert_int_equal(kg_client_timeout(c), KG_CLIENT_DEFAULT_TIMEOUT_MS);
+    kg_client_set_timeout(c, 250);
+    assert_int_equal(kg_client_timeout(c), 250);
+    kg_client_destroy(&c);
+    assert_null(c);
+    kg_client_destroy(&c); /* NULL is fine */
+    c = kg_client_new(NULL, &err);
+    assert_non_null(c);
+    assert_string_equal(kg_client_endpoint(c), KG_CLIENT_DEFAULT_ENDPOINT);
+    kg_client_destroy(&c);
+    assert_null(kg_client_new("", &err));
+    assert_int_equal(err.code, KG_EINVAL);
+    assert_null(kg_client_new("nonsense://x", &err));
+    assert_int_equal(err.code, KG_EINVAL);
+    assert_non_null(strstr(err.message, "nonsense://x"));
+}
+
+static void test_ping_and_framing(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_ping);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    assert_non_null(c);
+    char *version = NULL;
+    assert_int_equal(kg_client_ping(c, &version, &err), 0);
+    assert_string_equal(version, "9.9.9");
+    free(version);
+    /* [identity, "", body]: one empty delimiter, like REQ */
+    assert_int_equal(f->envelope_frames, 1);
+    int64_t id1, id2;
+    assert_int_equal(kg_value_get_int(kg_value_get(f->last, "id"), &id1), 0);
+    assert_int_equal(kg_client_ping(c, NULL, &err), 0);
+    assert_int_equal(kg_value_get_int(kg_value_get(f->last, "id"), &id2), 0);
+    assert_true(id2 > id1);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_generic_call_replaces_id(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_ping);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    kg_value *req = kg_value_new_map();
+    kg_value_map_set(req, "op", kg_value_new_str("ping"));
+    kg_value_map_set(req, "id", kg_value_new_str("mine"));
+    kg_value *res = NULL;
+    assert_int_equal(kg_client_call(c, req, &res, &err), 0);
+    bool pong = false;
+    assert_int_equal(kg_value_get_bool(kg_value_get(res, "pong"), &pong), 0);
+    assert_true(pong);
+    assert_int_equal(kg_value_type_of(kg_value_get(f->last, "id")), KG_VAL_INT);
+    /* the result is the caller's, mutable like any built value */
+    assert_int_equal(kg_value_map_set(res, "extra", kg_value_new_nil()), 0);
+    kg_value_destroy(&res);
+    /* a request that is not a map with an op is refused before sending */
+    int before = f->requests;
+    kg_value *bad = kg_value_new_map();
+    assert_int_equal(kg_client_call(c, bad, &res, &err), KG_EINVAL);
+    assert_null(res);
+    kg_value *arr = kg_value_new_array();
+    assert_int_equal(kg_client_call(c, arr, &res, &err), KG_EINVAL);
+    assert_int_equal(f->requests, before);
+    kg_value_destroy(&bad);
+    kg_value_destroy(&arr);
+    kg_value_destroy(&req);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_error_mapping(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *code;
+        int want;
+    } cases[] = {
+        {"parse", KG_EPARSE},       {"invalid", KG_EINVAL},
+        {"unsupported", KG_EUNSUPPORTED}, {"not_found", KG_ENOTFOUND},
+        {"limit", KG_ELIMIT},       {"timeout", KG_ETIMEOUT},
+        {"io", KG_EIO},             {"busy", KG_EBUSY},
+        {"nomem", KG_ENOMEM},       {"internal", KG_EIO},
+        {"martian", KG_EIO},
+    };
+    fake *f = fake_start(h_error);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kg_value *req = kg_value_new_map();
+        kg_value_map_set(req, "op", kg_value_new_str("x"));
+        kg_value_map_set(req, "code", kg_value_new_str(cases[i].code));
+        kg_value *res = (kg_value *)1;
+        int rc = kg_client_call(c, req, &res, &err);
+        assert_int_equal(rc, cases[i].want);
+        assert_int_equal(err.code, cases[i].want);
+        assert_null(res);
+        if (cases[i].want != KG_EIO || strcmp(cases[i].code, "io") == 0)
+            assert_string_equal(err.message, "the server's own words");
+        else
+            assert_non_null(strstr(err.message, "server internal error"));
+        assert_int_equal(kg_client_error_code(cases[i].code), cases[i].want);
+        kg_value_destroy(&req);
+    }
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_timeout_then_recovers(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_silent_once);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    kg_client_set_timeout(c, 200);
+    uint64_t t0 = kg_query_clock_ns();
+    assert_int_equal(kg_client_ping(c, NULL, &err), KG_ETIMEOUT);
+    uint64_t ms = (kg_query_clock_ns() - t0) / 1000000u;
+    assert_true(ms >= 190 && ms < 5000);
+    assert_non_null(strstr(err.message, "no reply"));
+    /* the next call works (a new socket) */
+    assert_int_equal(kg_client_ping(c, NULL, &err), 0);
+    assert_int_equal(f->requests, 2);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_nobody_there(void **state)
+{
+    (void)state;
+    kg_error err;
+    kg_client *c = kg_client_new("ipc:///nonexistent-dir-kg-test/sock", &err);
+    assert_non_null(c);
+    kg_client_set_timeout(c, 100);
+    assert_int_equal(kg_client_ping(c, NULL, &err), KG_ETIMEOUT);
+    assert_int_equal(kg_client_ping(c, NULL, &err), KG_ETIMEOUT);
+    kg_client_destroy(&c);
+}
+
+static void test_late_reply_dropped(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_ping);
+    f->stale_first = 1;
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    char *version = NULL;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(kg_client_ping(c, &version, &err), 0);
+        assert_string_equal(version, "9.9.9");
+        free(version);
+    }
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_nil_id_error_is_ours(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_nil_id_error);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    assert_int_equal(kg_client_ping(c, NULL, &err), KG_ELIMIT);
+    assert_non_null(strstr(err.message, "2000000"));
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_garbage_reply(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_garbage);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    assert_int_equal(kg_client_ping(c, NULL, &err), KG_EIO);
+    assert_non_null(strstr(err.message, "reply"));
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_relations_into_local_graph(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_typed);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    kg_graph *g = kg_graph_new();
+    kg_pair where = {"origin", NULL};
+    kg_relations_query q = {.subject = "PRC", .relation = "tariffs-on", .where = &where,
+                            .n_where = 1, .opts = {.as_of = "2025", .limit = 2}};
+    kg_rid_list l;
+    assert_int_equal(kg_client_relations(c, &q, g, &l, &err), 0);
+    /* the request */
+    assert_string_equal(kg_value_cstr(kg_value_get(f->last, "subject")), "PRC");
+    assert_string_equal(kg_value_cstr(kg_value_get(f->last, "as_of")), "2025");
+    int64_t lim;
+    assert_int_equal(kg_value_get_int(kg_value_get(f->last, "limit"), &lim), 0);
+    assert_int_equal(lim, 2);
+    const kg_value *wv = kg_value_get(f->last, "where");
+    assert_int_equal(kg_value_type_of(kg_value_get(wv, "origin")), KG_VAL_NIL);
+    assert_null(kg_value_get(f->last, "object"));
+    /* the result */
+    assert_int_equal(l.n, 2);
+    assert_true(l.truncated);
+    assert_string_equal(kg_entity_id(g, kg_relation_object(g, l.ids[0])), "pork");
+    assert_string_equal(kg_entity_id(g, kg_relation_object(g, l.ids[1])), "cognac");
+    assert_string_equal(kg_relation_qual_get(g, l.ids[1], "origin"), "France");
+    assert_string_equal(kg_relation_prov_get(g, l.ids[1], "source"), "test");
+    assert_string_equal(kg_relation_kind(g, l.ids[0]), "tariffs-on");
+    kg_rid_list_free(&l);
+    kg_graph_destroy(&g);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_neighbors_from_and_dir(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_typed);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    kg_graph *g = kg_graph_new();
+    const char *rels[] = {"tariffs-on", "supplies"};
+    kg_neighbors_query q = {.entity = "cognac", .dir = KG_BOTH, .relations = rels,
+                            .n_relations = 2, .opts = {.max_depth = 2}};
+    kg_neighbor_list l;
+    assert_int_equal(kg_client_neighbors(c, &q, g, &l, &err), 0);
+    assert_string_equal(kg_value_cstr(kg_value_get(f->last, "direction")), "both");
+    assert_int_equal(kg_value_len(kg_value_get(f->last, "relations")), 2);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(kg_entity_id(g, l.items[0].entity), "China");
+    assert_string_equal(kg_entity_kind(g, l.items[0].entity), "country");
+    assert_int_equal(l.items[0].depth, 1);
+    assert_int_equal(l.items[0].dir, KG_IN);
+    assert_string_equal(kg_entity_id(g, l.items[0].from), "cognac");
+    assert_int_equal(l.items[1].dir, KG_OUT);
+    assert_int_equal(l.items[1].depth, 2);
+    assert_string_equal(kg_entity_id(g, l.items[1].from), "China");
+    assert_string_equal(kg_relation_kind(g, l.items[1].via), "supplies");
+    kg_neighbor_list_free(&l);
+    kg_graph_destroy(&g);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_path_directions_and_alias_ends(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_typed);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    kg_graph *g = kg_graph_new();
+    /* "Cognac!" is an alias the local graph cannot resolve: the client
+     * asks the server (entity op) for the canonical id. */
+    kg_path_query q = {.from = "Cognac!", .to = "pork", .dir = KG_BOTH};
+    kg_path_list l;
+    kg_eid from, to;
+    assert_int_equal(kg_client_path(c, &q, g, &l, &from, &to, &err), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.paths[0].n, 2);
+    assert_int_equal(l.paths[0].steps[0].dir, KG_IN);  /* cognac <- China */
+    assert_int_equal(l.paths[0].steps[1].dir, KG_OUT); /* China -> pork */
+    assert_string_equal(kg_entity_id(g, from), "cognac");
+    assert_string_equal(kg_entity_id(g, to), "pork");
+    assert_int_equal(kg_entity_find(g, "Cognac!"), from); /* alias loaded */
+    kg_path_list_free(&l);
+    kg_graph_destroy(&g);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_entity_info(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_typed);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    kg_graph *g = kg_graph_new();
+    kg_client_entity_info info;
+    assert_int_equal(kg_client_entity(c, "Cognac!", "2024", g, &info, &err), 0);
+    assert_string_equal(kg_entity_id(g, info.entity), "cognac");
+    assert_string_equal(kg_entity_kind(g, info.entity), "product");
+    assert_string_equal(kg_entity_attr_get(g, info.entity, "grade"), "XO");
+    assert_int_equal(kg_entity_alias_count(g, info.entity), 1);
+    assert_int_equal(info.n_out, 0);
+    assert_int_equal(info.n_in, 2);
+    assert_string_equal(info.in[0].kind, "tariffs-on");
+    assert_int_equal(info.in[0].count, 1);
+    assert_string_equal(info.in[1].kind, "exports");
+    assert_int_equal(info.in[1].count, 4);
+    kg_client_entity_info_free(&info);
+    assert_null(info.in);
+    kg_graph_destroy(&g);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_match_entities_stats(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_typed);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    kg_pair qual = {"origin", "?b"};
+    kg_match_pattern pats[2] = {
+        {.subject = "?a", .relation = "tariffs-on", .object = "?p", .quals = &qual,
+         .n_quals = 1},
+        {.subject = "?a", .relation = "exports-to", .object = "?b"}};
+    kg_match_query mq = {.patterns = pats, .n_patterns = 2};
+    kg_match_result m;
+    assert_int_equal(kg_client_match(c, &mq, &m, &err), 0);
+    const kg_value *pv = kg_value_get(f->last, "patterns");
+    assert_int_equal(kg_value_len(pv), 2);
+    assert_int_equal(kg_value_len(kg_value_at(pv, 0)), 4);
+    assert_int_equal(kg_value_len(kg_value_at(pv, 1)), 3);
+    assert_int_equal(m.n_vars, 2);
+    assert_string_equal(m.vars[0], "a");
+    assert_string_equal(m.vars[1], "p");
+    assert_int_equal(m.n_rows, 2);
+    assert_string_equal(m.cells[3], "cognac");
+    assert_int_equal(m.n_plan, 2);
+    assert_int_equal(m.plan[0].pattern, 1);
+    assert_true(m.plan[1].estimate == 0.25);
+    kg_match_result_free(&m);
+
+    kg_graph *g = kg_graph_new();
+    kg_entities_query eq = {.kind = "country", .prefix = "", .offset = 3,
+                            .opts = {.limit = 2}};
+    kg_eid_list el;
+    assert_int_equal(kg_client_entities(c, &eq, g, &el, &err), 0);
+    assert_null(kg_value_get(f->last, "prefix")); /* "" = any: not sent */
+    assert_int_equal(el.n, 2);
+    assert_int_equal(el.total, 7);
+    assert_true(el.truncated);
+    assert_string_equal(kg_entity_id(g, el.ids[1]), "France");
+    assert_int_equal(kg_entity_find(g, "french"), el.ids[1]);
+    kg_eid_list_free(&el);
+    kg_graph_destroy(&g);
+
+    kg_client_stats st;
+    assert_int_equal(kg_client_stats_get(c, &st, &err), 0);
+    assert_int_equal(st.entities, 33);
+    assert_int_equal(st.relations, 34);
+    assert_int_equal(st.n_entity_kinds, 2);
+    assert_string_equal(st.entity_kinds[1].kind, "bloc");
+    assert_int_equal(st.relation_kinds[0].count, 3);
+    assert_int_equal(st.memory_bytes, 4096);
+    assert_true(st.uptime_s == 1.5);
+    assert_non_null(st.result);
+    kg_client_stats_free(&st);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_subgraph_export_text(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_typed);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    const char *seeds[] = {"China"};
+    kg_subgraph_query q = {.seeds = seeds, .n_seeds = 1};
+    kg_subgraph sg;
+    assert_int_equal(kg_client_subgraph(c, &q, &sg, &err), 0);
+    assert_string_equal(kg_value_cstr(kg_value_get(f->last, "format")), "graph");
+    assert_null(kg_value_get(f->last, "direction")); /* 0 = server default */
+    assert_int_equal(kg_entity_count(sg.graph), 2);
+    assert_int_equal(kg_relation_count(sg.graph), 1);
+    kg_eid china = kg_entity_find(sg.graph, "china");
+    assert_string_equal(kg_entity_kind(sg.graph, china), "country");
+    kg_subgraph_free(&sg);
+    char *text;
+    size_t len;
+    assert_int_equal(kg_client_subgraph_text(c, &q, "dot", &text, &len, &err), 0);
+    assert_string_equal(text, "digraph kg {}\n");
+    assert_int_equal(len, 14);
+    free(text);
+    assert_int_equal(kg_client_export(c, "tsv", "2025", &text, NULL, &err), 0);
+    assert_string_equal(kg_value_cstr(kg_value_get(f->last, "as_of")), "2025");
+    free(text);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+static void test_writes(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_typed);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    kg_batch *b = kg_batch_new();
+    const char *aliases[] = {"Canadian"};
+    kg_entity_spec e = {.id = "Canada", .kind = "country", .aliases = aliases,
+                        .n_aliases = 1};
+    kg_pair q = {"origin", "Canada"}, p = {"evidence", "a sentence"};
+    kg_relation_spec r = {.subject = "United States", .relation = "tariffs-on",
+                          .object = "steel", .quals = &q, .n_quals = 1, .prov = &p,
+                          .n_prov = 1};
+    assert_int_equal(kg_batch_add_entity(b, &e, 0), 0);
+    assert_int_equal(kg_batch_add_relation(b, &r, 0), 0);
+    kg_client_write_result wr;
+    assert_int_equal(kg_client_add(c, b, &wr, &err), 0);
+    assert_int_equal(wr.entities_added, 1);
+    assert_int_equal(wr.relations_added, 1);
+    assert_int_equal(wr.seq, 42);
+    /* the request is an add request the protocol module reads back */
+    kg_batch *back = kg_batch_new();
+    assert_int_equal(kg_proto_request_to_batch(f->last, false, back, &err), 0);
+    assert_int_equal(kg_batch_count(back), 2);
+    assert_string_equal(kg_batch_get(back, 0)->u.entity.aliases[0], "Canadian");
+    assert_string_equal(kg_batch_get(back, 1)->u.relation.quals[0].value, "Canada");
+    assert_int_equal(kg_batch_get(back, 1)->u.relation.n_prov, 1);
+    /* an add batch is not a remove batch */
+    assert_int_equal(kg_client_remove(c, b, &wr, &err), KG_EINVAL);
+    kg_batch_clear(b);
+    assert_int_equal(kg_batch_remove_entity(b, "Canada", 0), 0);
+    assert_int_equal(kg_batch_remove_relation(b, &r, 0), 0);
+    assert_int_equal(kg_client_remove(c, b, &wr, &err), 0);
+    assert_int_equal(wr.entities_removed, 1);
+    assert_int_equal(wr.relations_removed, 1);
+    assert_string_equal(kg_value_cstr(kg_value_at(kg_value_get(f->last, "entities"), 0)),
+                        "Canada");
+    assert_null(kg_value_get(kg_value_at(kg_value_get(f->last, "relations"), 0),
+                             "provenance"));
+    /* extract */
+    kg_batch_clear(back);
+    bool committed = false;
+    uint64_t seq = 0;
+    assert_int_equal(kg_client_extract(c, "China imposed tariffs on French cognac.",
+                                       "https://example.org", "2025-12-04", true, back,
+                                       &committed, &seq, &err), 0);
+    assert_true(committed);
+    assert_int_equal(seq, 9);
+    assert_int_equal(kg_batch_count(back), 2);
+    assert_int_equal(kg_batch_get(back, 0)->op, KG_CHANGE_ENTITY_ADD);
+    assert_int_equal(kg_batch_get(back, 1)->op, KG_CHANGE_RELATION_ADD);
+    bool c_arg = false;
+    assert_int_equal(kg_value_get_bool(kg_value_get(f->last, "commit"), &c_arg), 0);
+    assert_true(c_arg);
+    /* snapshot and reload */
+    kg_client_snapshot_info si;
+    assert_int_equal(kg_client_snapshot(c, &si, &err), 0);
+    assert_string_equal(si.path, "/var/lib/kgd/snapshot-1.kgs");
+    assert_int_equal(si.bytes, 588);
+    free(si.path);
+    uint64_t ne = 0, nr = 0;
+    assert_int_equal(kg_client_reload(c, &ne, &nr, &err), 0);
+    assert_int_equal(ne, 34);
+    assert_int_equal(nr, 35);
+    kg_batch_destroy(&back);
+    kg_batch_destroy(&b);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_and_endpoints),
+        cmocka_unit_test(test_ping_and_framing),
+        cmocka_unit_test(test_generic_call_replaces_id),
+        cmocka_unit_test(test_error_mapping),
+        cmocka_unit_test(test_timeout_then_recovers),
+        cmocka_unit_test(test_nobody_there),
+        cmocka_unit_test(test_late_reply_dropped),
+        cmocka_unit_test(test_nil_id_error_is_ours),
+        cmocka_unit_test(test_garbage_reply),
+        cmocka_unit_test(test_relations_into_local_graph),
+        cmocka_unit_test(test_neighbors_from_and_dir),
+        cmocka_unit_test(test_path_directions_and_alias_ends),
+        cmocka_unit_test(test_entity_info),
+        cmocka_unit_test(test_match_entities_stats),
+        cmocka_unit_test(test_subgraph_export_text),
+        cmocka_unit_test(test_writes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
