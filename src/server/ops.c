@@ -334,6 +334,12 @@ static int arg_strings(const kg_value *req, const char *key, bool nonempty,
     return 0;
 }
 
+/* A map key usable as a C string: non-empty, no NUL. */
+static bool key_ok(const kg_kv *kv)
+{
+    return kv->key_len > 0 && strlen(kv->key) == kv->key_len;
+}
+
 static void write_kv_str(kg_writer *w, const char *k, const char *v)
 {
     kg_write_str(w, k);
@@ -607,6 +613,9 @@ static int op_relations(kg_server *s, kg_slot *slot, const kg_value *req,
                                 KG_QUERY_MAX_QUALS);
         for (size_t i = 0; i < wv->u.map.n; i++) {
             const kg_kv *kv = &wv->u.map.items[i];
+            if (!key_ok(kv))
+                return kg_error_set(err, KG_EINVAL, "where: a key is empty or "
+                                    "contains NUL");
             where[i].key = kv->key;
             where[i].value = NULL;
             if (kv->value.type != KG_VAL_NIL &&
@@ -765,6 +774,9 @@ static int op_match(kg_server *s, kg_slot *slot, const kg_value *req,
                                     "%d qualifiers", i, KG_QUERY_MAX_QUALS);
             for (size_t k = 0; k < qv->u.map.n; k++) {
                 const kg_kv *kv = &qv->u.map.items[k];
+                if (!key_ok(kv))
+                    return kg_error_set(err, KG_EINVAL, "patterns[%zu][3]: a "
+                                        "key is empty or contains NUL", i);
                 quals[i][k].key = kv->key;
                 quals[i][k].value = NULL;
                 if (kv->value.type != KG_VAL_NIL &&

@@ -331,10 +331,9 @@ static void run_round(kg_server *s)
                 kg_server_write_error(sl->w, kg_value_get(sl->req, "id"), KG_EIO,
                                       why);
             }
-            if (kg_journal_sync_needs_rebuild(s->j))
-                rebuild(s);
-            else
-                s->read_only = false; /* nothing was cut: carry on */
+            /* Whether the journal cut the records or lost its file, the
+             * graph holds changes the disk does not: rebuild it. */
+            rebuild(s);
         }
     }
 
@@ -606,10 +605,7 @@ static void loop(kg_server *s)
                 char why[KG_ERROR_MESSAGE_MAX + 64];
                 snprintf(why, sizeof why, "journal sync failed: %s", err.message);
                 go_read_only(s, why);
-                if (kg_journal_sync_needs_rebuild(s->j))
-                    rebuild(s);
-                else
-                    s->read_only = false;
+                rebuild(s);
             }
         }
     }

@@ -17,9 +17,10 @@
 #include "kg/proto.h"
 #include "server.h"
 
-/* Most frames of one request (routing envelope + body); a message with
- * more is dropped. */
-#define KG_SLOT_FRAMES 8
+/* Most frames of one request: the peer's identity (added by ROUTER) plus
+ * up to 8 frames from the client (envelope + body); a message with more
+ * is dropped (docs/protocol.md). */
+#define KG_SLOT_FRAMES 9
 /* Most requests read and answered in one round (one journal sync). */
 #define KG_ROUND_MAX 128
 
