@@ -473,6 +473,19 @@ static void find_titled_persons(kg_extractor *x)
             if (person >= 0)
                 pm = x->m_at[nt];
         }
+        if (person < 0 && ruler >= 0 && r0 > 0 && x_is(x, r0 - 1, "the")) {
+            /* "the Chinese leader", "the French president": the person of
+             * this article who leads that ruler */
+            for (size_t e = x->n_static; e < x->n_ents; e++)
+                if (x->ents[e].kind == K_PERSON && x->ents[e].leads == ruler)
+                    person = (int)e;
+            if (person >= 0) {
+                int mi = add_mention(x, r0 - 1, t + n, person, 0);
+                if (mi >= 0)
+                    index_mentions(x);
+            }
+            continue;
+        }
         if (person < 0)
             continue;
         if (ruler >= 0 && x->ents[person].leads < 0)
