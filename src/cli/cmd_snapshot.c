@@ -100,7 +100,36 @@ out:
 }
 
 #ifdef KG_CLI_HAVE_CLIENT
-static int online(const char *endpoint);
+static int online(const char *endpoint)
+{
+    kg_error err;
+    kg_client *c = kg_client_new(endpoint, &err);
+    if (!c) {
+        kg_cli_err(CMD, "%s: %s", endpoint, err.message);
+        return KG_EXIT_ERROR;
+    }
+    /* A snapshot of a big graph takes seconds (docs/performance-journal.md):
+     * once a ping shows the daemon is there (failing fast when it is not),
+     * wait well past the default request timeout. */
+    kg_client_set_timeout(c, 5000);
+    kg_client_snapshot_info info = { 0 };
+    int rc = kg_client_ping(c, NULL, &err);
+    if (rc == 0) {
+        kg_client_set_timeout(c, 10 * 60 * 1000);
+        rc = kg_client_snapshot(c, &info, &err);
+    }
+    int status = KG_EXIT_OK;
+    if (rc) {
+        kg_cli_err(CMD, "%s", err.message);
+        status = KG_EXIT_ERROR;
+    } else {
+        printf("%s: %" PRIu64 " bytes, seq %" PRIu64 "\n",
+               info.path ? info.path : "?", info.bytes, info.seq);
+    }
+    free(info.path);
+    kg_client_destroy(&c);
+    return status;
+}
 #else
 static int online(const char *endpoint)
 {
