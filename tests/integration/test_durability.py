@@ -418,3 +418,45 @@ def test_full_disk_through_the_daemon(small_tmpfs):
     state = client_state(d)
     assert all(state.get(e) == FULL for e in acked + ["k-f-after"])
     assert d.term() == 0
+
+
+KG = os.path.join(BUILD, "src", "cli", "kg")
+
+
+def test_backup_and_restore_with_kg_snapshot(tmp_path):
+    """docs/operations.md's backup and restore, step by step: `kg snapshot`
+    against the daemon, `kg snapshot --data` next to it, and a restore
+    of the offline file into an empty data directory."""
+    data = str(tmp_path / "data")
+    d = Daemon(data).ready()
+    for i in range(30):
+        d.ok(**add_request("k-b-%d" % i, i))
+    d.ok(op="remove", entities=["k-b-7"])
+    d.ok(op="remove", entities=["Emmanuel Macron"])  # from the base graph
+    r = subprocess.run([KG, "-s", d.endpoint, "snapshot"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert re.match(r".*/snapshot-0000000000000020\.kgs: \d+ bytes, seq 32$", r.stdout.strip())
+    d.ok(**add_request("k-b-after", 99))
+    backup = str(tmp_path / "backup.kgs")
+    r = subprocess.run([KG, "snapshot", "--data", data, "-o", backup],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"restore as: (snapshot-[0-9a-f]{16}\.kgs)", r.stdout)
+    assert m and m.group(1) == "snapshot-0000000000000021.kgs", r.stdout
+    before = client_state(d)
+    entities_before = d.ok(op="stats")["entities"]
+    assert d.term() == 0
+
+    restored = tmp_path / "restored"
+    restored.mkdir(mode=0o700)
+    shutil.copy(backup, str(restored / m.group(1)))
+    d = Daemon(str(restored)).ready()
+    assert client_state(d) == before
+    assert d.ok(op="stats")["entities"] == entities_before
+    assert d.call(op="entity", name="Emmanuel Macron")["ok"] is False
+    seq = d.ok(**add_request("k-b-new", 100))["seq"]
+    assert seq == 34  # continues after the restored snapshot
+    assert d.term() == 0
+    # usage errors are usage errors
+    r = subprocess.run([KG, "snapshot", "--data", data], capture_output=True, text=True)
+    assert r.returncode == 2
