@@ -1487,8 +1487,11 @@ int kg_cmd_match(int argc, char **argv)
     if (rc) {
         st = kg_cli_query_failed(a.cmd, &err, rc);
     } else {
-        /* a daemon sends the plan without its estimates */
-        kg_cli_print_match(&r, a.pos.v, a.explain, ASK(&src, false, true),
+        /* a daemon may send the plan without its estimates (all 0) */
+        bool estimates = ASK(&src, false, true);
+        for (size_t i = 0; i < r.n_plan; i++)
+            estimates = estimates || r.plan[i].estimate != 0;
+        kg_cli_print_match(&r, a.pos.v, a.explain, estimates,
                            fmt_or(&a, KG_CLI_TABLE), stdout);
         note_truncated(&a, r.truncated, r.n_rows);
         st = kg_cli_close_out(a.cmd, stdout, NULL);

@@ -56,7 +56,8 @@ def test_same_output(kgd, args):
     if "--format" in args and args[args.index("--format") + 1] == "json" \
             and args[0] == "match":
         l, r = json.loads(local.stdout), json.loads(remote.stdout)
-        l.pop("estimates", None)  # the daemon sends the plan only
+        if "estimates" not in r:  # a daemon may send the plan only
+            l.pop("estimates", None)
         assert l == r
     else:
         assert local.stdout == remote.stdout
