@@ -696,7 +696,7 @@ static int set_merge(kg_graph *g, uint32_t base, const uint32_t *w,
 
 static const char *set_get(const kg_graph *g, uint32_t sid, const char *key)
 {
-    if (!key)
+    if (!key || g->sets[sid].n == 0) /* the empty set may have no storage */
         return NULL;
     kg_atom k = kg_atom_find(g, key);
     if (k == KG_NONE)
