@@ -571,6 +571,9 @@ static void test_subgraph(void **state)
     assert_null(sg.graph);
     q.n_seeds = 0;
     assert_int_equal(kg_query_subgraph(g, &q, &sg, &err), KG_EINVAL);
+    q = (kg_subgraph_query){.seeds = seeds3, .n_seeds = 1, .opts.deadline = 1};
+    assert_int_equal(kg_query_subgraph(g, &q, &sg, &err), KG_ETIMEOUT);
+    assert_null(sg.graph);
     kg_graph_destroy(&g);
 }
 

@@ -384,6 +384,52 @@ static void test_random_relations(void **state)
     }
 }
 
+static void test_random_subgraph(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 30; round++) {
+        world w;
+        build(&w);
+        for (int t = 0; t < 6; t++) {
+            int seed = (int)rnd(N);
+            kg_dir dir = (kg_dir)(1 + rnd(3));
+            unsigned kmask = 1 + rnd(7);
+            unsigned depth = 1 + rnd(3);
+            const char *as_of = as_ofs[rnd(4)];
+            int32_t day = day_of(as_of);
+            const char *kl[NK];
+            size_t nk = kind_list(kmask, kl);
+            char name[16];
+            snprintf(name, sizeof name, "e%d", seed);
+            const char *seeds[] = {name};
+            kg_subgraph_query q = {.seeds = seeds, .n_seeds = 1, .relations = kl,
+                                   .n_relations = nk, .dir = dir,
+                                   .opts = {.as_of = as_of, .max_depth = depth}};
+            kg_subgraph sg;
+            assert_int_equal(kg_query_subgraph(w.g, &q, &sg, NULL), 0);
+            int dist[N];
+            distances(&w, seed, dir, kmask, day, dist);
+            bool in[N];
+            size_t ne = 0, nr = 0;
+            for (int i = 0; i < N; i++) {
+                in[i] = dist[i] >= 0 && dist[i] <= (int)depth;
+                ne += in[i];
+                snprintf(name, sizeof name, "e%d", i);
+                assert_int_equal(kg_entity_find(sg.graph, name) != KG_NONE, in[i]);
+            }
+            for (int j = 0; j < w.m; j++) {
+                const edge *x = &w.ed[j];
+                if (in[x->s] && in[x->o] && usable(x, kmask, day))
+                    nr++;
+            }
+            assert_int_equal(kg_entity_count(sg.graph), ne);
+            assert_int_equal(kg_relation_count(sg.graph), nr);
+            kg_subgraph_free(&sg);
+        }
+        kg_graph_destroy(&w.g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_random_neighbors),
         cmocka_unit_test(test_random_paths),
         cmocka_unit_test(test_random_match),
+        cmocka_unit_test(test_random_subgraph),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
