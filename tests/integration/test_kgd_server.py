@@ -611,3 +611,22 @@ def test_as_of_and_export(kgd, tmp_path):
     assert js["format"] == "json" and '"tariffs-on"' in js["text"]
     dot = k.ok(op="export")
     assert dot["format"] == "dot" and "Alpha" in dot["text"]
+
+
+def test_reload_busy_and_deferred_reply(kgd, tmp_path):
+    g = big_graph(tmp_path / "big.gv", n=20000, kinds=5)
+    k = kgd(g)
+    d = k.ctx.socket(zmq.DEALER)
+    d.setsockopt(zmq.RCVTIMEO, 30000)
+    d.connect(k.endpoint)
+    # Sent together: the first reload starts, the second finds it running,
+    # and the ping is answered before the first reload's deferred reply.
+    for i, op in enumerate(["reload", "reload", "ping"]):
+        d.send(msgpack.packb({"op": op, "id": i}))
+    replies = [msgpack.unpackb(d.recv()) for _ in range(3)]
+    by_id = {r["id"]: r for r in replies}
+    assert by_id[1]["ok"] is False and by_id[1]["error"]["code"] == "busy"
+    assert by_id[2]["ok"] is True
+    assert by_id[0]["ok"] is True and by_id[0]["result"]["relations"] == 20000
+    assert [r["id"] for r in replies][-1] == 0
+    d.close()
