@@ -93,7 +93,8 @@ typedef struct kg_journal kg_journal;
  * lock; KG_EIO: cannot create/open). Caller owns: kg_journal_destroy. */
 kg_journal *kg_journal_open(const char *dir, const kg_journal_options *opts,
                             kg_error *err);
-/* Sync (per policy), close the files, release the lock; sets *j = NULL. */
+/* fdatasync what was appended (under every policy: a clean stop loses
+ * nothing), close the files, release the lock; sets *j = NULL. */
 void kg_journal_destroy(kg_journal **j);
 
 /* Apply the client changes stored in the directory to g, which must hold

@@ -312,7 +312,10 @@ void kg_journal_destroy(kg_journal **jp)
         return;
     kg_journal *j = *jp;
     if (j->fd >= 0) {
-        if (j->dirty && j->o.fsync != KG_FSYNC_NONE)
+        /* A clean stop flushes under every policy: "none" trades the
+         * durability of a running daemon, not of one that was asked to
+         * stop. */
+        if (j->dirty)
             (void)fdatasync(j->fd);
         close(j->fd);
     }
