@@ -33,6 +33,8 @@ kg_graph *kg_cli_load_graphs(const char *cmd, const char *const *paths,
 
 int kg_cmd_export(int argc, char **argv);
 int kg_cmd_entity(int argc, char **argv);
+int kg_cmd_entities(int argc, char **argv);
+int kg_cmd_match(int argc, char **argv);
 int kg_cmd_relations(int argc, char **argv);
 int kg_cmd_neighbors(int argc, char **argv);
 int kg_cmd_path(int argc, char **argv);

@@ -11,8 +11,6 @@
 #include "kg/query.h"
 
 /* Not in cli.h (yet): the match and entities subcommands. */
-int kg_cmd_match(int argc, char **argv);
-int kg_cmd_entities(int argc, char **argv);
 
 /* ---- options ------------------------------------------------------------- */
 
