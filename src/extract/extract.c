@@ -270,6 +270,7 @@ static int add_mention(kg_extractor *x, int t0, int t1, int ent, int fl)
     m->ent[1] = -1;
     m->fl = fl;
     m->pre = -1;
+    m->tt = -1;
     return x->nm++;
 }
 
@@ -318,14 +319,28 @@ static int cmp_mention(const void *a, const void *b)
     return ((const xmention *)a)->t0 - ((const xmention *)b)->t0;
 }
 
+/* Sort the mentions and rebuild the by-token indexes: m_at (mention
+ * starting at a token) and pre_at (titled person whose "(the) French
+ * President" prefix starts at a token). */
 static void index_mentions(kg_extractor *x)
 {
     qsort(x->ms, (size_t)x->nm, sizeof *x->ms, cmp_mention);
-    for (int i = 0; i <= x->ntok; i++)
+    for (int i = 0; i <= x->ntok; i++) {
         x->m_at[i] = -1;
-    for (int i = 0; i < x->nm; i++)
-        if (x->m_at[x->ms[i].t0] < 0)
-            x->m_at[x->ms[i].t0] = (short)i;
+        x->pre_at[i] = -1;
+    }
+    for (int i = 0; i < x->nm; i++) {
+        const xmention *m = &x->ms[i];
+        if (x->m_at[m->t0] < 0)
+            x->m_at[m->t0] = (short)i;
+        if (m->tt >= 0)
+            x->pre_at[m->tt] = (short)i;
+        if (m->pre >= 0) {
+            x->pre_at[m->pre] = (short)i;
+            if (x_is(x, m->pre, "the"))
+                x->pre_at[m->pre + 1] = (short)i;
+        }
+    }
 }
 
 /* Create the person named by tokens [nt, nt+nlen) for this article,
@@ -415,10 +430,11 @@ static void find_titled_persons(kg_extractor *x)
             }
         }
     }
-    for (int t = 0; t < x->ntok; t++) {
+    for (int t = 0, skip = 0; t < x->ntok; t++) {
         int n = x->title_at[t];
-        if (n <= 0 || (x->m_at[t] >= 0))
-            continue;
+        if (t < skip || n <= 0 || (x->m_at[t] >= 0))
+            continue; /* "Minister" inside "Prime Minister" is no title */
+        skip = t + n;
         /* the ruler right before the title, if any */
         int ruler = -1, r0 = t;
         for (int i = 0; i < x->nm; i++) {
@@ -506,11 +522,9 @@ static void find_titled_persons(kg_extractor *x)
             x->ents[person].role = strdup(role);
         }
         if (pm >= 0 && nt == t + n) {
-            x->pre_at[t] = (short)pm;
-            if (ruler >= 0)
-                x->pre_at[r0] = (short)pm;
-            if (r0 > 0 && x_is(x, r0 - 1, "the"))
-                x->pre_at[r0 - 1] = (short)pm;
+            x->ms[pm].tt = t;
+            x->ms[pm].pre = ruler >= 0 ? (r0 > 0 && x_is(x, r0 - 1, "the") ? r0 - 1 : r0) : t;
+            index_mentions(x);
         }
     }
 }
@@ -525,6 +539,7 @@ void x_find_mentions(kg_extractor *x)
     for (int t = 0; t <= x->ntok; t++) {
         x->m_at[t] = -1;
         x->pre_at[t] = -1;
+        x->title_at[t] = 0;
     }
     for (int t = 0; t < x->ntok;) {
         int len = 0, ni = lookup_name(x, t, &len);
@@ -652,6 +667,12 @@ void x_find_mentions(kg_extractor *x)
         if (m->t0 > 0 && (is_word(x, m->t0 - 1, W_PREP) || x_is(x, m->t0 - 1, "a") ||
                           x_is(x, m->t0 - 1, "an") || x_is(x, m->t0 - 1, "another")))
             m->fl |= M_PREP; /* "to China", "a NATO member": no subject */
+        if (m->t0 > 0 && !is_word(x, m->t0 - 1, W_REPORTING) &&
+            (x->toks[m->t0 - 1].fl & T_WORD) && !(x->toks[m->t0 - 1].fl & T_CAP) &&
+            (is_word(x, m->t0 - 1, W_VERB) ||
+             (x->toks[m->t0 - 1].len > 3 &&
+              !strcmp(x_low(x, m->t0 - 1) + x->toks[m->t0 - 1].len - 2, "ed"))))
+            m->fl |= M_OBJ; /* "met Xi at ... before holding talks": Xi is no subject */
         for (int q = 0; q < m->n; q++)
             note_entity(x, m->ent[q]);
         x->mentions++;

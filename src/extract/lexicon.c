@@ -405,7 +405,7 @@ static char *next_line(char **cur, unsigned *lineno)
 static const char *const class_names[W_N_CLASSES] = {
     "negation", "irrealis", "prepositions", "determiners", "stop",
     "generic", "actor-nouns", "trim", "agreement-heads", "clause-end",
-    "abbreviations", "lead-modifiers", "group-nouns", "verbs", "quantities"};
+    "abbreviations", "lead-modifiers", "group-nouns", "verbs", "quantities", "reporting"};
 
 static int load_words(kg_extractor *x, const char *dir, kg_error *err)
 {

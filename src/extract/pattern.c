@@ -206,6 +206,16 @@ static int parse_pattern(kg_extractor *x, char *line, unsigned ln,
                 return kg_error_set(err, KG_EPARSE, "%s:%u: bad gap '%s'", path, ln, w);
             continue;
         }
+        if (*w == '!') {
+            /* !TYPE: no mention of that type starts here (zero width) */
+            e->type = PE_NOT;
+            for (size_t i = 0; i < sizeof slot_types / sizeof *slot_types; i++)
+                if (!strcmp(w + 1, slot_types[i].name))
+                    e->stype = slot_types[i].type;
+            if (!e->stype || e->stype >= ST_PRODUCT || e->opt)
+                return kg_error_set(err, KG_EPARSE, "%s:%u: bad lookahead '%s'", path, ln, w);
+            continue;
+        }
         if (isupper((unsigned char)w[0]) && w[1] == ':') {
             e->type = PE_SLOT;
             e->slot = w[0];
@@ -669,7 +679,8 @@ static int match_entity(kg_extractor *x, const pelem *e, bool first, int t,
     for (;;) {
         const xmention *mm = &x->ms[m];
         int fl = mm->fl;
-        if (first && c->n == 0 && e->group && group_continues(x, mm->t0))
+        if (first && c->n == 0 && e->group &&
+            group_continues(x, mm->pre >= 0 ? mm->pre : mm->t0))
             return -1; /* "the US and its NATO allies": start at the US */
         if (first && c->n == 0 && e->poss && (fl & M_PREP) &&
             !(fl & (M_POSS | M_DEMONYM)))
@@ -680,7 +691,7 @@ static int match_entity(kg_extractor *x, const pelem *e, bool first, int t,
             return -1;
         if (!titled && !e->poss && e->stype != ST_RULER) {
             if (first && c->n == 0 &&
-                ((fl & (M_POSS | M_PREP)) || ((fl & M_DEMONYM) && !(fl & M_ACTOR))))
+                ((fl & (M_POSS | M_PREP | M_OBJ)) || ((fl & M_DEMONYM) && !(fl & M_ACTOR))))
                 return -1;
             if (!first && (fl & M_DEMONYM) && !(fl & M_ACTOR) &&
                 e->stype != ST_RULER)
@@ -718,9 +729,19 @@ static int match_entity(kg_extractor *x, const pelem *e, bool first, int t,
             j++;
         if (j < n && (x_is(x, j, "its") || x_is(x, j, "their")))
             j++;
-        if (j == end || j >= n || x->m_at[j] < 0)
+        if (j == end || j >= n)
             break;
-        m = x->m_at[j];
+        /* the next member may be a titled person ("and Commission
+         * President Ursula von der Leyen") */
+        if (x->m_at[j] >= 0 && !(x->pre_at[j] >= 0 && e->stype != ST_ACTOR &&
+                                 e->stype != ST_ORG && e->stype != ST_TARGET)) {
+            m = x->m_at[j];
+        } else if (x->pre_at[j] >= 0 && e->stype != ST_ACTOR && e->stype != ST_ORG) {
+            m = x->pre_at[j];
+            titled = true;
+        } else {
+            break;
+        }
     }
     c->t1 = end;
     return end;
@@ -798,6 +819,14 @@ static bool match_from(kg_extractor *x, const pattern *p, int ei, int t,
                 return true;
         }
         return e->opt && match_from(x, p, ei + 1, t, st);
+    }
+    case PE_NOT: {
+        int m = t < n ? x->m_at[t] : -1;
+        if (m < 0 && t < n)
+            m = x->pre_at[t];
+        if (m >= 0 && x_resolve(x, x->ms[m].ent[0], e->stype) >= 0)
+            return false;
+        return match_from(x, p, ei + 1, t, st);
     }
     case PE_SLOT: {
         scap *c = &st->s[e->slot - 'A'];

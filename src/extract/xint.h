@@ -75,14 +75,16 @@ typedef struct xtok {
 } xtok;
 
 /* mention flags */
-enum { M_POSS = 1, M_DEMONYM = 2, M_PREP = 4, M_ACTOR = 8, M_PRON = 16 };
+enum { M_POSS = 1, M_DEMONYM = 2, M_PREP = 4, M_ACTOR = 8, M_PRON = 16,
+       M_OBJ = 32 /* right after a verb: an object, no subject */ };
 
 typedef struct xmention {
     int t0, t1;  /* token range [t0,t1) */
     int n;       /* entities (2 for "the two countries") */
     int ent[2];
     int fl;
-    int pre;     /* start of a "French President" prefix, or -1 */
+    int pre;     /* start of a "(the) French President" prefix, or -1 */
+    int tt;      /* start of the title before the name, or -1 */
 } xmention;
 
 /* normalised expressions */
@@ -95,7 +97,7 @@ typedef struct xexpr {
 } xexpr;
 
 /* ---- patterns ---------------------------------------------------------- */
-enum { PE_LIT = 1, PE_SLOT, PE_GAP };
+enum { PE_LIT = 1, PE_SLOT, PE_GAP, PE_NOT };
 enum { ST_ACTOR = 1, ST_GEO, ST_PARTY, ST_PERSON, ST_PLACE, ST_ORG, ST_RULER,
        ST_PRODUCT, ST_PRODUCTS, ST_GOODS, ST_AGREEMENT, ST_CLAUSE, ST_TITLE,
        ST_MONEY, ST_TARGET };
@@ -236,7 +238,7 @@ size_t x_fold_name(const char *name, char *out, size_t cap);
 bool x_word_in(const kg_extractor *x, int cls, const char *w, size_t n);
 enum { W_NEG, W_IRREALIS, W_PREP, W_DET, W_STOP, W_GENERIC, W_ACTOR_NOUN,
        W_TRIM, W_AGREEMENT, W_CLAUSE_END, W_ABBREV, W_LEAD_MOD, W_GROUP_NOUN,
-       W_VERB, W_QUANTITY, W_N_CLASSES };
+       W_VERB, W_QUANTITY, W_REPORTING, W_N_CLASSES };
 
 /* text.c */
 int x_next_sentence(kg_extractor *x, size_t *pos, size_t end);
