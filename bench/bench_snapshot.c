@@ -4,6 +4,9 @@
  *   bench_snapshot [-e ENTITIES] [-r RELATIONS] [-n RUNS] [-d DIR]
  *   bench_snapshot -j [-r BATCHES] [-d DIR]
  *
+ * -P leaves out qualifiers and provenance (to tell the cost of the pair
+ * sets from the rest).
+ *
  * With -j it measures the journal instead: appends per second of one-
  * relation batches under each fsync policy, syncing after every batch and
  * after groups of 16 (requests that arrive together), on DIR's file
@@ -56,7 +59,7 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)(rng % n);
 }
 
-static kg_graph *build(size_t ne, size_t nr)
+static kg_graph *build(size_t ne, size_t nr, bool plain)
 {
     static const char *const ekinds[] = { "country", "bloc", "organization",
                                           "person", "product", "agreement",
@@ -96,11 +99,11 @@ static kg_graph *build(size_t ne, size_t nr)
                  doc % 28 + 1);
         kg_pair q[] = { { "date", date } };
         kg_pair p[] = { { "doc_date", ddate }, { "source", src } };
-        bool dated = i % 3 == 0;
+        bool dated = !plain && i % 3 == 0;
         int rc = kg_relation_add_ids(g, ids[rnd((uint32_t)ne)],
                                      kinds[rnd(24)], ids[rnd((uint32_t)ne)],
-                                     dated ? q : NULL, dated ? 1 : 0, p, 2,
-                                     NULL, &err);
+                                     dated ? q : NULL, dated ? 1 : 0, p,
+                                     plain ? 0 : 2, NULL, &err);
         if (rc < 0) {
             fprintf(stderr, "relation: %s\n", err.message);
             return NULL;
@@ -176,9 +179,10 @@ int main(int argc, char **argv)
     int runs = 5;
     const char *dir = "/tmp";
     int c;
-    bool journal = false;
-    while ((c = getopt(argc, argv, "e:r:n:d:jh")) != -1) {
+    bool journal = false, plain = false;
+    while ((c = getopt(argc, argv, "e:r:n:d:jPh")) != -1) {
         switch (c) {
+        case 'P': plain = true; break;
         case 'j': journal = true; break;
         case 'e': ne = strtoull(optarg, NULL, 10); break;
         case 'r': nr = strtoull(optarg, NULL, 10); break;
@@ -186,7 +190,7 @@ int main(int argc, char **argv)
         case 'd': dir = optarg; break;
         default:
             fprintf(stderr, "usage: bench_snapshot [-e ENTITIES] [-r RELATIONS]"
-                    " [-n RUNS] [-d DIR]\n       bench_snapshot -j [-r BATCHES]"
+                    " [-n RUNS] [-d DIR] [-P]\n       bench_snapshot -j [-r BATCHES]"
                     " [-d DIR]\n");
             return c == 'h' ? 0 : 2;
         }
@@ -198,7 +202,7 @@ int main(int argc, char **argv)
     if (journal)
         return journal_bench(dir, nr > 20000 ? 20000 : nr);
     double t0 = now_s();
-    kg_graph *g = build(ne, nr);
+    kg_graph *g = build(ne, nr, plain);
     if (!g)
         return 1;
     double build_cpu = cpu_s();
