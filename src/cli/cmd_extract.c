@@ -236,34 +236,7 @@ static int write_graph(const char *cmd, const kg_graph *g, kg_format fmt,
         fprintf(stderr, "kg %s: %s: %s\n", cmd, path, strerror(errno));
         return -1;
     }
-    int rc;
-    if (fmt == KG_FORMAT_TSV) {
-        /* the fact header goes first, as in the gold files (the scorer
-         * takes only a first line as header); #@entity lines follow */
-        char *buf = NULL;
-        size_t len = 0;
-        rc = kg_write_buffer(g, fmt, &buf, &len, &err);
-        if (!rc) {
-            const char *h = "subject\trelation\tobject\t";
-            char *hp = strstr(buf, h);
-            while (hp && hp != buf && hp[-1] != '\n')
-                hp = strstr(hp + 1, h);
-            if (hp) {
-                char *he = strchr(hp, '\n');
-                size_t hl = he ? (size_t)(he - hp) + 1 : strlen(hp);
-                fwrite(hp, 1, hl, f);
-                fwrite(hp + hl, 1, len - (size_t)(hp - buf) - hl, f);
-                fwrite(buf, 1, (size_t)(hp - buf), f);
-            } else {
-                fwrite(buf, 1, len, f);
-            }
-            if (ferror(f))
-                rc = kg_error_set(&err, KG_EIO, "write error");
-        }
-        free(buf);
-    } else {
-        rc = kg_write_file(g, fmt, f, &err);
-    }
+    int rc = kg_write_file(g, fmt, f, &err);
     if (path && fclose(f) != 0 && !rc)
         rc = KG_EIO;
     else if (!path)
