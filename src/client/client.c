@@ -201,17 +201,12 @@ static int encode(kg_client *c, const kg_value *req, int64_t id, kg_error *err)
 
 /* The transport failed or timed out: start over with a fresh socket so
  * that nothing stale is delivered later, and return code. */
-static int reset_after(kg_client *c, int code, kg_error *err)
+static int reset_after(kg_client *c, int code)
 {
     kg_error tmp;
-    if (open_socket(c, &tmp) != 0) {
-        /* Keep the first error's message; the next call retries. */
-        if (c->sock) {
-            zmq_close(c->sock);
-            c->sock = NULL;
-        }
-    }
-    (void)err;
+    /* On failure c->sock stays NULL and the next call tries again; the
+     * caller's error message (the first failure) is kept. */
+    open_socket(c, &tmp);
     return code;
 }
 
@@ -321,7 +316,7 @@ int kg_client_request(kg_client *c, const kg_value *request, kg_value **reply,
                               c->endpoint, c->timeout_ms);
         else
             rc = zmq_fail(err, KG_EIO, "cannot send to", c->endpoint);
-        return reset_after(c, rc, err);
+        return reset_after(c, rc);
     }
     uint64_t deadline = c->timeout_ms > 0 ? now_ms() + (uint64_t)c->timeout_ms : 0;
     zmq_msg_t body;
@@ -337,7 +332,7 @@ int kg_client_request(kg_client *c, const kg_value *request, kg_value **reply,
                 rc = kg_error_set(err, KG_ETIMEOUT, "no reply from %s within "
                                   "%d ms", c->endpoint, c->timeout_ms);
             zmq_msg_close(&body);
-            return reset_after(c, rc, err);
+            return reset_after(c, rc);
         }
         kg_value *rep = NULL;
         kg_error derr;
@@ -348,8 +343,7 @@ int kg_client_request(kg_client *c, const kg_value *request, kg_value **reply,
             if (rc == KG_ENOMEM)
                 return kg_error_set(err, rc, "out of memory");
             return reset_after(c, kg_error_set(err, KG_EIO, "reply from %s: "
-                                               "%s", c->endpoint, derr.message),
-                               err);
+                                               "%s", c->endpoint, derr.message));
         }
         rc = check_reply(rep, id, err);
         if (rc == 0) {
@@ -359,7 +353,7 @@ int kg_client_request(kg_client *c, const kg_value *request, kg_value **reply,
         zmq_msg_close(&body);
         if (rc < 0) {
             kg_value_destroy(&rep);
-            return reset_after(c, rc, err);
+            return reset_after(c, rc);
         }
         bool ok = false;
         kg_value_get_bool(kg_value_get(rep, "ok"), &ok);
