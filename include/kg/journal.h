@@ -141,6 +141,9 @@ uint64_t kg_journal_snapshot_seq(const kg_journal *j); /* of the newest
 uint64_t kg_journal_bytes(const kg_journal *j);     /* current journal file */
 kg_fsync_policy kg_journal_fsync(const kg_journal *j);
 const char *kg_journal_dir(const kg_journal *j);
+/* The base files changed (a reload): later snapshots record this
+ * fingerprint instead of opts.base_fingerprint. */
+void kg_journal_set_base_fingerprint(kg_journal *j, uint64_t fp);
 /* True when the journal has outgrown snapshot_journal_bytes. */
 bool kg_journal_snapshot_due(const kg_journal *j);
 

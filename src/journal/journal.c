@@ -1007,6 +1007,12 @@ kg_fsync_policy kg_journal_fsync(const kg_journal *j)
 }
 const char *kg_journal_dir(const kg_journal *j) { return j ? j->dir : ""; }
 
+void kg_journal_set_base_fingerprint(kg_journal *j, uint64_t fp)
+{
+    if (j)
+        j->o.base_fingerprint = fp;
+}
+
 bool kg_journal_snapshot_due(const kg_journal *j)
 {
     return j && j->fd >= 0 && j->o.snapshot_journal_bytes > 0 &&
