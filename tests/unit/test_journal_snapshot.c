@@ -557,6 +557,62 @@ static void test_journal_snapshot_cycle(void **state)
     free(dir);
 }
 
+static kg_journal *open_fp(const char *dir, uint64_t fp, kg_graph *g,
+                           warnings *w)
+{
+    kg_journal_options o;
+    kg_journal_options_init(&o);
+    o.base_fingerprint = fp;
+    kg_error err;
+    kg_journal *j = kg_journal_open(dir, &o, &err);
+    assert_non_null(j);
+    assert_int_equal(kg_journal_load(j, g, collect, w, &err), 0);
+    return j;
+}
+
+/* A snapshot remembers the base files' fingerprint: a start on other
+ * files says so; after a reload the new fingerprint is recorded. */
+static void test_base_fingerprint(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    kg_error err;
+    kg_graph *base = build_base();
+    kg_graph *g = build_base();
+    warnings w = { 0 };
+    kg_journal *j = open_fp(dir, 111, g, &w);
+    add_and_log(j, g, 1);
+    assert_int_equal(kg_journal_snapshot(j, base, g, NULL, &err), 0);
+    kg_journal_destroy(&j);
+    kg_graph_destroy(&g);
+
+    g = build_base();
+    j = open_fp(dir, 111, g, &w);
+    assert_int_equal(w.n, 0);
+    kg_journal_destroy(&j);
+    kg_graph_destroy(&g);
+
+    g = build_base();
+    j = open_fp(dir, 222, g, &w);
+    assert_int_equal(w.n, 1);
+    assert_non_null(strstr(w.all, "base graph files changed"));
+    kg_journal_set_base_fingerprint(j, 333);
+    add_and_log(j, g, 2);
+    assert_int_equal(kg_journal_snapshot(j, base, g, NULL, &err), 0);
+    kg_journal_destroy(&j);
+    kg_graph_destroy(&g);
+
+    g = build_base();
+    w.n = 0;
+    j = open_fp(dir, 333, g, &w);
+    assert_int_equal(w.n, 0);
+    kg_journal_destroy(&j);
+    kg_graph_destroy(&g);
+    kg_graph_destroy(&base);
+    rm_rf(dir);
+    free(dir);
+}
+
 /* Build a data dir with records 1..n in journal-0 and the graph they give. */
 static kg_graph *dir_with_records(const char *dir, int n)
 {
@@ -714,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_damaged_snapshot),
         cmocka_unit_test(test_snapshot_structure_garbage),
         cmocka_unit_test(test_journal_snapshot_cycle),
+        cmocka_unit_test(test_base_fingerprint),
         cmocka_unit_test(test_crash_after_snapshot_rename),
         cmocka_unit_test(test_crash_before_old_journal_removed),
         cmocka_unit_test(test_missing_snapshot_refused),
