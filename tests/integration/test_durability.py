@@ -28,6 +28,17 @@ import zmq
 BUILD = os.environ.get("KG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 KGD = os.path.join(BUILD, "src", "server", "kgd")
 HUBS = ["hub0", "hub1", "hub2"]
+RUNNING = []  # every Daemon started, so that a failed test leaves none behind
+
+
+@pytest.fixture(autouse=True)
+def no_daemon_left():
+    yield
+    while RUNNING:
+        d = RUNNING.pop()
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
 
 
 class Daemon:
@@ -41,6 +52,7 @@ class Daemon:
         cmd += list(extra)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
+        RUNNING.append(self)
         self.lines = []
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
