@@ -79,6 +79,11 @@ void kg_reload_run(kg_reload_job *job)
         if (!job->rc && job->base)
             job->rc = kg_graph_apply(job->base, b, &job->err);
     }
+    if (!job->rc) {
+        kg_error ferr;
+        job->fingerprint = kg_fingerprint_files(
+            (const char *const *)job->paths, job->n_paths, &ferr);
+    }
 out:
     if (job->rc) {
         kg_graph_destroy(&job->served);
@@ -218,6 +223,9 @@ void kg_server_reload_finish(kg_server *s)
         s->g = job->served;
         s->base = job->base;
         job->served = job->base = NULL;
+        if (s->j) /* later snapshots describe changes against these files */
+            kg_journal_set_base_fingerprint(s->j, job->fingerprint);
+        s->base_fingerprint = job->fingerprint;
         kg_extractor_destroy(&s->x); /* its gazetteer was the old graph */
         if (!s->j && s->mem_seq)
             kg_log(KG_LOG_WARN, "reload without a data directory: client "

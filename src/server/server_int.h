@@ -53,6 +53,7 @@ typedef struct kg_reload_job {
     int rc;
     kg_error err;
     uint64_t elapsed_ns;
+    uint64_t fingerprint; /* of the files read (kg_fingerprint_files) */
     int done_fd;      /* written when the job is finished (-1 = none) */
     atomic_bool *done_flag; /* set when the job is finished */
 } kg_reload_job;
