@@ -44,7 +44,7 @@ class KgdProcess:
     read from its log; ``log()`` is everything it wrote to stderr."""
 
     def __init__(self, workdir, graphs=None, data=None, config=None, args=(),
-                 start_timeout=60, preexec_fn=None):
+                 start_timeout=60, preexec_fn=None, env=None):
         self.workdir = workdir
         cmd = [KGD, "--bind", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*"]
         if config:
@@ -58,8 +58,13 @@ class KgdProcess:
         cmd += list(args)
         cmd += list(graphs if graphs is not None else [DEFAULT_GRAPH])
         self.cmd = cmd
+        e = None
+        if env:
+            e = dict(os.environ)
+            e.update(env)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True, errors="replace", preexec_fn=preexec_fn)
+                                     text=True, errors="replace", preexec_fn=preexec_fn,
+                                     env=e)
         self.lines = []
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)

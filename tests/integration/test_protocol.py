@@ -579,6 +579,38 @@ def test_error_busy(kgd_factory, tmp_path):
     assert replies[2]["ok"] is True
 
 
+def _vm_size(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmSize")
+
+
+def test_error_nomem(kgd_factory, tmp_path):
+    """An address-space limit set on the running kgd makes a big reply's
+    buffer fail to grow: `nomem`, and kgd keeps serving."""
+    g = write_tsv_graph(str(tmp_path / "dense.tsv"), 400)  # export: ~6 MB of text
+    # allocator_may_return_null: under AddressSanitizer, malloc returns
+    # NULL instead of aborting, like glibc's.
+    k = kgd_factory.start(graphs=[g], env={"ASAN_OPTIONS": "allocator_may_return_null=1"})
+    with k.client(timeout=60) as c:
+        assert c.ping()["pong"] is True
+        # Only the soft limit: lowering it and raising it back up to the
+        # hard limit needs no privilege.
+        _, hard = resource.prlimit(k.proc.pid, resource.RLIMIT_AS)
+        limit = _vm_size(k.proc.pid) + (1 << 20)
+        resource.prlimit(k.proc.pid, resource.RLIMIT_AS, (limit, hard))
+        try:
+            e = error_of(c.export, format="tsv")
+            assert isinstance(e, K.OutOfMemory), e
+            assert c.ping()["pong"] is True
+            assert c.entity("n1")["id"] == "n1"
+        finally:
+            resource.prlimit(k.proc.pid, resource.RLIMIT_AS, (hard, hard))
+        assert len(c.export(format="tsv")["text"]) > (1 << 20)
+
+
 def test_error_codes_map_to_classes():
     for code, cls in [("parse", K.ParseError), ("invalid", K.InvalidRequest),
                       ("unsupported", K.Unsupported), ("not_found", K.NotFound),
