@@ -31,7 +31,7 @@
  * unsupported -> KG_EUNSUPPORTED, not_found -> KG_ENOTFOUND, limit ->
  * KG_ELIMIT, timeout -> KG_ETIMEOUT, io -> KG_EIO, busy -> KG_EBUSY,
  * nomem -> KG_ENOMEM, internal (and any unknown code) -> KG_EIO with the
- * message prefixed "server internal error: ".
+ * message prefixed "server internal error (CODE): ".
  *
  * A kg_client is not thread-safe: one client per thread.
  */
