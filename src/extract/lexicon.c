@@ -496,6 +496,33 @@ static int split(char *s, char sep, char **f, int max)
     return n;
 }
 
+/* Add a product to the lexicon: its canonical name and the names that
+ * normalise to it. Returns 0 or KG_ENOMEM. */
+static int prod_add(kg_extractor *x, const char *canon,
+                    const char *const *variants, size_t nv)
+{
+    if (x->n_prod == x->cap_prod) {
+        size_t nc = x->cap_prod ? x->cap_prod * 2 : 128;
+        char **np = realloc(x->prod_canon, nc * sizeof *np);
+        if (!np)
+            return KG_ENOMEM;
+        x->prod_canon = np;
+        x->cap_prod = nc;
+    }
+    if (!(x->prod_canon[x->n_prod] = strdup(canon)))
+        return KG_ENOMEM;
+    int idx = (int)x->n_prod++;
+    char key[256];
+    size_t kl = x_fold_name(canon, key, sizeof key);
+    int rc = kl ? smap_put(&x->prod_map, key, kl, idx) : 0;
+    for (size_t i = 0; i < nv && !rc; i++) {
+        kl = x_fold_name(variants[i], key, sizeof key);
+        if (kl)
+            rc = smap_put(&x->prod_map, key, kl, idx);
+    }
+    return rc;
+}
+
 static int load_products(kg_extractor *x, const char *dir, kg_error *err)
 {
     char path[1024];
@@ -508,25 +535,9 @@ static int load_products(kg_extractor *x, const char *dir, kg_error *err)
     while ((line = next_line(&cur, &ln)) && !rc) {
         char *f[2] = {line, ""};
         split(line, '\t', f, 2);
-        if (x->n_prod == x->cap_prod) {
-            size_t nc = x->cap_prod ? x->cap_prod * 2 : 128;
-            char **np = realloc(x->prod_canon, nc * sizeof *np);
-            if (!np) { rc = KG_ENOMEM; break; }
-            x->prod_canon = np;
-            x->cap_prod = nc;
-        }
-        if (!(x->prod_canon[x->n_prod] = strdup(f[0]))) { rc = KG_ENOMEM; break; }
-        int idx = (int)x->n_prod++;
-        char key[256];
-        size_t kl = x_fold_name(f[0], key, sizeof key);
-        rc = smap_put(&x->prod_map, key, kl, idx);
         char *v[64];
         int nv = f[1][0] ? split(f[1], ';', v, 64) : 0;
-        for (int i = 0; i < nv && !rc; i++) {
-            kl = x_fold_name(v[i], key, sizeof key);
-            if (kl)
-                rc = smap_put(&x->prod_map, key, kl, idx);
-        }
+        rc = prod_add(x, f[0], (const char *const *)v, (size_t)nv);
     }
     free(buf);
     if (rc)
@@ -645,10 +656,24 @@ int x_load_gazetteer(kg_extractor *x, const kg_graph *g, kg_error *err)
         return 0;
     for (kg_eid e = kg_entity_first(g); e != KG_NONE; e = kg_entity_next(g, e)) {
         int kind = x_kind_code(kg_entity_kind(g, e));
+        if (kind == K_PRODUCT) {
+            /* Products are found as noun phrases (with their origin and
+             * modifiers), not as names: the graph's products and their
+             * aliases join the product lexicon. */
+            size_t na = kg_entity_alias_count(g, e);
+            const char *al[64];
+            if (na > 64)
+                na = 64;
+            for (size_t i = 0; i < na; i++)
+                al[i] = kg_entity_alias(g, e, i);
+            if (prod_add(x, kg_entity_id(g, e), al, na))
+                return kg_error_set(err, KG_ENOMEM, "out of memory");
+            continue;
+        }
         int me = x_ent_add(x, kg_entity_id(g, e), kind);
         if (me < 0 || x_name_add(x, kg_entity_id(g, e), me, 0))
             return kg_error_set(err, KG_ENOMEM, "out of memory");
-        if (kind == K_OTHER || kind == K_PRODUCT || kind == K_AGREEMENT)
+        if (kind == K_OTHER || kind == K_AGREEMENT)
             continue;
         size_t na = kg_entity_alias_count(g, e);
         for (size_t i = 0; i < na; i++)

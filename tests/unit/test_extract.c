@@ -48,6 +48,11 @@ static kg_graph *gazetteer(void)
     add_ent(g, "Beijing", "place", NULL, 0);
     add_ent(g, "Paris", "place", NULL, 0);
     add_ent(g, "Moscow", "place", NULL, 0);
+    /* products the graph already knows must still be found, and their
+     * aliases normalise to the graph's id */
+    static const char *const ree[] = {"rare-earth elements"};
+    add_ent(g, "cognac", "product", NULL, 0);
+    add_ent(g, "rare earths", "product", ree, 1);
     add_rel(g, "Beijing", "capital-of", "China");
     add_rel(g, "Paris", "capital-of", "France");
     add_rel(g, "Moscow", "capital-of", "Russia");
@@ -194,6 +199,15 @@ static void test_references(void **state)
     kg_batch *b = run("Macron called on Beijing to act.", NULL);
     assert_null(tx_find(b, "*", "calls-on", "*"));
     kg_batch_destroy(&b);
+}
+
+static void test_known_products(void **state)
+{
+    (void)state;
+    expect("China imposed tariffs on French cognac.", "China", "tariffs-on",
+           "cognac", "origin=France");
+    expect("The EU imposed tariffs on rare-earth elements made in China.",
+           "European Union", "tariffs-on", "rare earths", "origin=China");
 }
 
 static void test_lists_and_negation(void **state)
@@ -358,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_capitals_and_state_organs),
         cmocka_unit_test(test_references),
+        cmocka_unit_test(test_known_products),
         cmocka_unit_test(test_lists_and_negation),
         cmocka_unit_test(test_dedupe_and_provenance),
         cmocka_unit_test(test_bad_input),
