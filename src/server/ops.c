@@ -546,7 +546,7 @@ static int op_entity(kg_server *s, kg_slot *slot, const kg_value *req,
     const char *name = arg_str(req, "name");
     kg_eid e = kg_entity_find(s->g, name);
     if (e == KG_NONE)
-        return kg_error_set(err, KG_ENOTFOUND, "no entity '%.200s'", name);
+        return kg_error_set(err, KG_ENOTFOUND, "unknown entity \"%.200s\"", name);
     kg_write_map(w, 6);
     write_entity_fields(w, s->g, e);
     kg_write_str(w, "out");
@@ -580,9 +580,8 @@ static int op_entities(kg_server *s, kg_slot *slot, const kg_value *req,
     kg_write_str(w, "entities");
     kg_write_array(w, res.n);
     for (size_t i = 0; i < res.n; i++) {
-        kg_write_map(w, 2);
-        write_kv_str(w, "id", kg_entity_id(s->g, res.ids[i]));
-        write_kv_str(w, "kind", kg_entity_kind(s->g, res.ids[i]));
+        kg_write_map(w, 4);
+        write_entity_fields(w, s->g, res.ids[i]);
     }
     kg_write_str(w, "total");
     kg_write_uint(w, res.total);
@@ -794,7 +793,7 @@ static int op_match(kg_server *s, kg_slot *slot, const kg_value *req,
     kg_match_result res;
     if ((rc = kg_query_match(s->g, &q, &res, err)))
         return rc;
-    kg_write_map(w, 4);
+    kg_write_map(w, 5);
     kg_write_str(w, "variables");
     kg_write_array(w, res.n_vars);
     for (size_t i = 0; i < res.n_vars; i++) {
@@ -815,6 +814,10 @@ static int op_match(kg_server *s, kg_slot *slot, const kg_value *req,
     kg_write_array(w, res.n_plan);
     for (size_t i = 0; i < res.n_plan; i++)
         kg_write_uint(w, res.plan[i].pattern);
+    kg_write_str(w, "estimates");
+    kg_write_array(w, res.n_plan);
+    for (size_t i = 0; i < res.n_plan; i++)
+        kg_write_float(w, res.plan[i].estimate);
     kg_match_result_free(&res);
     return 0;
 }
