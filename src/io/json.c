@@ -232,12 +232,14 @@ static int number(json_ctx *c, char **out)
     if (n > 64)
         return jfail(c, KG_ELIMIT, "number longer than 64 characters");
     char *copy = malloc(n + 1);
+    if (copy) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+    }
     if (!copy || kg_strv_push(&c->owned, copy)) {
         free(copy);
         return jfail(c, KG_ENOMEM, "out of memory");
     }
-    memcpy(copy, s, n);
-    copy[n] = '\0';
     c->p = q;
     *out = copy;
     return 0;

@@ -287,7 +287,7 @@ static void test_random_model(void **state)
             int pv = (int)rnd(3) - 1;
             name_of(s, sn, sizeof sn, rnd(2));
             name_of(o, on, sizeof on, rnd(2));
-            char qv[8], pvs[8];
+            char qv[16], pvs[16];
             snprintf(qv, sizeof qv, "v%d", qual);
             snprintf(pvs, sizeof pvs, "p%d", pv);
             kg_pair q[] = {{"q", qv}};
