@@ -213,6 +213,9 @@ int kg_proto_write_relation(kg_writer *w, const kg_graph *g, kg_rid r);
 /* An entity of g as an entity object: {id, kind, aliases: [...],
  * attributes: {...}}. */
 int kg_proto_write_entity(kg_writer *w, const kg_graph *g, kg_eid e);
+/* The same four pairs (id, kind, aliases, attributes) without the map
+ * header, for a map the caller extends with more pairs. */
+int kg_proto_write_entity_fields(kg_writer *w, const kg_graph *g, kg_eid e);
 /* A relation or entity spec (a request's item, a change record) in the
  * same shapes; NULL strings are written as "". */
 int kg_proto_write_relation_spec(kg_writer *w, const kg_relation_spec *s);

@@ -49,6 +49,11 @@ int kg_proto_write_relation(kg_writer *w, const kg_graph *g, kg_rid r)
 int kg_proto_write_entity(kg_writer *w, const kg_graph *g, kg_eid e)
 {
     kg_write_map(w, 4);
+    return kg_proto_write_entity_fields(w, g, e);
+}
+
+int kg_proto_write_entity_fields(kg_writer *w, const kg_graph *g, kg_eid e)
+{
     write_kv_str(w, "id", kg_entity_id(g, e));
     write_kv_str(w, "kind", kg_entity_kind(g, e));
     size_t na = kg_entity_alias_count(g, e);

@@ -346,25 +346,6 @@ static void write_kv_str(kg_writer *w, const char *k, const char *v)
     kg_write_str(w, v);
 }
 
-/* The entity object fields (id, kind, aliases, attributes): 4 pairs. */
-static void write_entity_fields(kg_writer *w, const kg_graph *g, kg_eid e)
-{
-    write_kv_str(w, "id", kg_entity_id(g, e));
-    write_kv_str(w, "kind", kg_entity_kind(g, e));
-    size_t na = kg_entity_alias_count(g, e);
-    kg_write_str(w, "aliases");
-    kg_write_array(w, na);
-    for (size_t i = 0; i < na; i++)
-        kg_write_str(w, kg_entity_alias(g, e, i));
-    size_t nt = kg_entity_attr_count(g, e);
-    kg_write_str(w, "attributes");
-    kg_write_map(w, nt);
-    for (size_t i = 0; i < nt; i++) {
-        kg_pair p = kg_entity_attr(g, e, i);
-        write_kv_str(w, p.key, p.value);
-    }
-}
-
 /* A whole graph as {"entities": [...], "relations": [...]} + extra pairs
  * the caller writes (n_extra). */
 static void write_graph(kg_writer *w, const kg_graph *g, size_t n_extra)
@@ -548,7 +529,7 @@ static int op_entity(kg_server *s, kg_slot *slot, const kg_value *req,
     if (e == KG_NONE)
         return kg_error_set(err, KG_ENOTFOUND, "unknown entity \"%.200s\"", name);
     kg_write_map(w, 6);
-    write_entity_fields(w, s->g, e);
+    kg_proto_write_entity_fields(w, s->g, e);
     kg_write_str(w, "out");
     write_degree_by_kind(w, s->g, e, KG_OUT, day);
     kg_write_str(w, "in");
@@ -579,10 +560,8 @@ static int op_entities(kg_server *s, kg_slot *slot, const kg_value *req,
     kg_write_map(w, 3);
     kg_write_str(w, "entities");
     kg_write_array(w, res.n);
-    for (size_t i = 0; i < res.n; i++) {
-        kg_write_map(w, 4);
-        write_entity_fields(w, s->g, res.ids[i]);
-    }
+    for (size_t i = 0; i < res.n; i++)
+        kg_proto_write_entity(w, s->g, res.ids[i]);
     kg_write_str(w, "total");
     kg_write_uint(w, res.total);
     kg_write_str(w, "truncated");
