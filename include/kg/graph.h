@@ -154,6 +154,15 @@ int kg_relation_add_ids(kg_graph *g, kg_eid subject, kg_atom kind,
                         kg_eid object, const kg_pair *quals, size_t n_quals,
                         const kg_pair *prov, size_t n_prov, kg_rid *out,
                         kg_error *err);
+/* Bulk loading with sets interned once (the snapshot loader): a handle
+ * for a set of key=value pairs (0 = the empty set, KG_NONE on error or
+ * out of memory), valid for the graph's life; then relations added with
+ * set handles, with the same results and return values as
+ * kg_relation_add_ids. */
+uint32_t kg_pairs_intern(kg_graph *g, const kg_pair *pairs, size_t n);
+int kg_relation_add_sets(kg_graph *g, kg_eid subject, kg_atom kind,
+                         kg_eid object, uint32_t quals, uint32_t prov,
+                         kg_rid *out, kg_error *err);
 /* The relation that is exactly this fact, or KG_NONE. */
 kg_rid kg_relation_find(const kg_graph *g, const kg_relation_spec *spec);
 int kg_relation_remove(kg_graph *g, kg_rid r, kg_error *err);

@@ -1696,6 +1696,10 @@ static kg_rid rel_slot(kg_graph *g)
     return g->rel_hi;
 }
 
+static int relation_insert(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
+                           uint32_t qs, uint32_t ps, kg_rid *out,
+                           kg_error *err);
+
 int kg_relation_add_ids(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
                         const kg_pair *quals, size_t n_quals,
                         const kg_pair *prov, size_t n_prov, kg_rid *out,
@@ -1737,6 +1741,18 @@ int kg_relation_add_ids(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
     }
     if (set_intern(g, prov, n_prov, &ps))
         goto nomem;
+    return relation_insert(g, s, kind, o, qs, ps, out, err);
+nomem:
+    return kg_error_set(err, KG_ENOMEM, "relation: out of memory");
+}
+
+/* Insert a relation known to be new, with interned sets. */
+static int relation_insert(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
+                           uint32_t qs, uint32_t ps, kg_rid *out,
+                           kg_error *err)
+{
+    int rc;
+    kg_rid r;
     uint32_t ki = kind_get(g, kind);
     if (ki == KG_NONE || htab_reserve(g, &g->fact_idx, 1, fact_rehash, fact_next))
         goto nomem;
@@ -1771,6 +1787,50 @@ int kg_relation_add_ids(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
     return 0;
 nomem:
     return kg_error_set(err, KG_ENOMEM, "relation: out of memory");
+}
+
+uint32_t kg_pairs_intern(kg_graph *g, const kg_pair *pairs, size_t n)
+{
+    uint32_t sid;
+    if (!g || pairs_check(pairs, n, "pairs", NULL) || set_intern(g, pairs, n, &sid))
+        return KG_NONE;
+    return sid;
+}
+
+int kg_relation_add_sets(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
+                         uint32_t quals, uint32_t prov, kg_rid *out,
+                         kg_error *err)
+{
+    if (!g)
+        return kg_error_set(err, KG_EINVAL, "relation: NULL graph");
+    if (!ent_ok(g, s) || !ent_ok(g, o))
+        return kg_error_set(err, KG_ENOTFOUND, "relation: no entity %u",
+                            ent_ok(g, s) ? o : s);
+    if (kind == 0 || kind >= g->n_atoms)
+        return kg_error_set(err, KG_EINVAL, "relation: invalid kind atom %u", kind);
+    if ((quals && quals >= g->n_sets) || (prov && prov >= g->n_sets))
+        return kg_error_set(err, KG_EINVAL, "relation: invalid pair set");
+    __builtin_prefetch(E(g, s));
+    __builtin_prefetch(E(g, o));
+    kg_rid r = fact_find(g, s, kind, o, quals);
+    if (r == KG_NONE)
+        return relation_insert(g, s, kind, o, quals, prov, out, err);
+    if (prov && prov != R(g, r)->prov) {
+        /* Copy the words: set_merge may move the pool they live in. */
+        uint32_t m = g->sets[prov].n, ps;
+        uint32_t *w = malloc(2 * (size_t)m * sizeof *w + 1);
+        if (!w)
+            return kg_error_set(err, KG_ENOMEM, "relation: out of memory");
+        memcpy(w, g->pw + g->sets[prov].off, 2 * (size_t)m * sizeof *w);
+        int rc = set_merge(g, R(g, r)->prov, w, m, false, &ps);
+        free(w);
+        if (rc)
+            return kg_error_set(err, KG_ENOMEM, "relation: out of memory");
+        R(g, r)->prov = ps;
+    }
+    if (out)
+        *out = r;
+    return 1;
 }
 
 static int relation_spec_check(const kg_relation_spec *spec, kg_error *err)

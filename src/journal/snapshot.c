@@ -960,6 +960,7 @@ typedef struct sload {
     uint32_t nsets;
     kg_eid *eid_cache;   /* per string: resolved entity, KG_NONE unknown */
     kg_atom *atom_cache; /* per string: interned atom, KG_NONE unknown */
+    uint32_t *set_cache; /* per set: the graph's set handle, KG_NONE unknown */
 } sload;
 
 static void sload_free(sload *s)
@@ -969,6 +970,7 @@ static void sload_free(sload *s)
     free(s->set_off);
     free(s->eid_cache);
     free(s->atom_cache);
+    free(s->set_cache);
 }
 
 static int corrupt(const char *path, size_t off, const char *what,
@@ -1067,11 +1069,25 @@ static int sload_tables(sload *s, kg_error *err)
         return corrupt(s->path, q.pos, "bad pair-set table", err);
     s->set_off[ns] = (uint32_t)k;
     s->nsets = ns;
+    s->set_cache = malloc((size_t)ns * sizeof *s->set_cache);
+    if (!s->set_cache)
+        return kg_error_set(err, KG_ENOMEM, "snapshot: out of memory");
+    for (uint32_t i = 0; i < ns; i++)
+        s->set_cache[i] = KG_NONE;
     return 0;
 }
 
 static bool str_ok(const sload *s, uint32_t i) { return i < s->nstr; }
 static bool set_ok(const sload *s, uint32_t i) { return i < s->nsets; }
+
+/* The graph's handle for snapshot set i (interned on first use). */
+static uint32_t set_handle(sload *s, kg_graph *g, uint32_t i)
+{
+    if (s->set_cache[i] == KG_NONE)
+        s->set_cache[i] = kg_pairs_intern(g, s->pairs + s->set_off[i],
+                                          s->set_off[i + 1] - s->set_off[i]);
+    return s->set_cache[i];
+}
 
 /* The entity named by string i in g, created (kind unknown) if needed,
  * as kg_relation_add would. */
@@ -1250,12 +1266,13 @@ static int sload_apply(sload *s, kg_graph *g, kg_snapshot_info *info,
         if (es == KG_NONE || eo == KG_NONE || s->atom_cache[k] == KG_NONE)
             return kg_error_set(err, e.code ? e.code : KG_ENOMEM, "%s: %s",
                                 s->path, e.code ? e.message : "out of memory");
-        if (kg_relation_add_ids(g, es, s->atom_cache[k], eo,
-                                s->pairs + s->set_off[q],
-                                s->set_off[q + 1] - s->set_off[q],
-                                s->pairs + s->set_off[v],
-                                s->set_off[v + 1] - s->set_off[v], NULL,
-                                &e) < 0)
+        /* each distinct set is interned in the graph once */
+        uint32_t qs = set_handle(s, g, q), ps = set_handle(s, g, v);
+        if (qs == KG_NONE || ps == KG_NONE)
+            return corrupt(s->path, (size_t)(p - r.p),
+                           "pair set refused (invalid, or out of memory)", err);
+        if (kg_relation_add_sets(g, es, s->atom_cache[k], eo, qs, ps, NULL,
+                                 &e) < 0)
             return e.code == KG_ENOMEM
                        ? kg_error_set(err, KG_ENOMEM, "out of memory")
                        : corrupt(s->path, (size_t)(p - r.p), e.message, err);

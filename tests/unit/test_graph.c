@@ -649,10 +649,55 @@ static void test_kind_changes(void **state)
     kg_graph_destroy(&g);
 }
 
+/* The bulk path with interned sets gives what kg_relation_add_ids gives. */
+static void test_relation_add_sets(void **state)
+{
+    (void)state;
+    kg_graph *g = kg_graph_new();
+    kg_error err;
+    kg_eid a = add_ent(g, "A", "country"), b = add_ent(g, "B", "product");
+    kg_atom k = kg_atom_intern(g, "tariffs-on", 10);
+    kg_pair q[] = {{"origin", "C"}, {"kind", "duty"}};
+    kg_pair p1[] = {{"source", "s1"}};
+    kg_pair p2[] = {{"source", "s2"}, {"evidence", "e2"}};
+    uint32_t qs = kg_pairs_intern(g, q, 2), ps1 = kg_pairs_intern(g, p1, 1);
+    uint32_t ps2 = kg_pairs_intern(g, p2, 2);
+    assert_int_not_equal(qs, KG_NONE);
+    assert_int_equal(kg_pairs_intern(g, NULL, 0), 0);
+    /* the same pairs in another order are the same set */
+    kg_pair qr[] = {{"kind", "duty"}, {"origin", "C"}};
+    assert_int_equal(kg_pairs_intern(g, qr, 2), qs);
+    kg_pair bad[] = {{"", "x"}};
+    assert_int_equal(kg_pairs_intern(g, bad, 1), KG_NONE);
+
+    kg_rid r1, r2;
+    assert_int_equal(kg_relation_add_sets(g, a, k, b, qs, ps1, &r1, &err), 0);
+    assert_string_equal(kg_relation_qual_get(g, r1, "origin"), "C");
+    assert_string_equal(kg_relation_prov_get(g, r1, "source"), "s1");
+    /* the same fact again: kept once, missing provenance keys filled in */
+    assert_int_equal(kg_relation_add_sets(g, a, k, b, qs, ps2, &r2, &err), 1);
+    assert_int_equal(r1, r2);
+    assert_string_equal(kg_relation_prov_get(g, r1, "source"), "s1");
+    assert_string_equal(kg_relation_prov_get(g, r1, "evidence"), "e2");
+    /* and kg_relation_add_ids sees it as the same fact */
+    assert_int_equal(kg_relation_add_ids(g, a, k, b, q, 2, NULL, 0, &r2, &err), 1);
+    assert_int_equal(r1, r2);
+    assert_int_equal(kg_relation_add_sets(g, a, k, b, 0, 0, &r2, &err), 0);
+    assert_int_not_equal(r1, r2);
+    assert_int_equal(kg_relation_count(g), 2);
+    assert_int_equal(kg_adjacent(g, a, KG_OUT, k).n, 2);
+    /* bad handles are refused */
+    assert_int_equal(kg_relation_add_sets(g, a, k, b, 999999, 0, NULL, &err), KG_EINVAL);
+    assert_int_equal(kg_relation_add_sets(g, a, k, 4242, 0, 0, NULL, &err), KG_ENOTFOUND);
+    assert_int_equal(kg_relation_add_sets(g, a, 0, b, 0, 0, NULL, &err), KG_EINVAL);
+    kg_graph_destroy(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_atoms),
+        cmocka_unit_test(test_relation_add_sets),
         cmocka_unit_test(test_entity_basics),
         cmocka_unit_test(test_entity_merge),
         cmocka_unit_test(test_invalid_args),
