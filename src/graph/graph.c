@@ -1700,10 +1700,9 @@ static int relation_insert(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
                            uint32_t qs, uint32_t ps, kg_rid *out,
                            kg_error *err);
 
-int kg_relation_add_ids(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
-                        const kg_pair *quals, size_t n_quals,
-                        const kg_pair *prov, size_t n_prov, kg_rid *out,
-                        kg_error *err)
+/* The checks every way of adding a relation by handles shares. */
+static int relation_ends_check(const kg_graph *g, kg_eid s, kg_atom kind,
+                               kg_eid o, kg_error *err)
 {
     if (!g)
         return kg_error_set(err, KG_EINVAL, "relation: NULL graph");
@@ -1712,7 +1711,17 @@ int kg_relation_add_ids(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
                             ent_ok(g, s) ? o : s);
     if (kind == 0 || kind >= g->n_atoms)
         return kg_error_set(err, KG_EINVAL, "relation: invalid kind atom %u", kind);
-    int rc = pairs_check(quals, n_quals, "relation qualifiers", err);
+    return 0;
+}
+
+int kg_relation_add_ids(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
+                        const kg_pair *quals, size_t n_quals,
+                        const kg_pair *prov, size_t n_prov, kg_rid *out,
+                        kg_error *err)
+{
+    int rc = relation_ends_check(g, s, kind, o, err);
+    if (rc == 0)
+        rc = pairs_check(quals, n_quals, "relation qualifiers", err);
     if (rc == 0)
         rc = pairs_check(prov, n_prov, "relation provenance", err);
     if (rc)
@@ -1801,13 +1810,9 @@ int kg_relation_add_sets(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
                          uint32_t quals, uint32_t prov, kg_rid *out,
                          kg_error *err)
 {
-    if (!g)
-        return kg_error_set(err, KG_EINVAL, "relation: NULL graph");
-    if (!ent_ok(g, s) || !ent_ok(g, o))
-        return kg_error_set(err, KG_ENOTFOUND, "relation: no entity %u",
-                            ent_ok(g, s) ? o : s);
-    if (kind == 0 || kind >= g->n_atoms)
-        return kg_error_set(err, KG_EINVAL, "relation: invalid kind atom %u", kind);
+    int rc = relation_ends_check(g, s, kind, o, err);
+    if (rc)
+        return rc;
     if ((quals && quals >= g->n_sets) || (prov && prov >= g->n_sets))
         return kg_error_set(err, KG_EINVAL, "relation: invalid pair set");
     __builtin_prefetch(E(g, s));
@@ -1822,7 +1827,7 @@ int kg_relation_add_sets(kg_graph *g, kg_eid s, kg_atom kind, kg_eid o,
         if (!w)
             return kg_error_set(err, KG_ENOMEM, "relation: out of memory");
         memcpy(w, g->pw + g->sets[prov].off, 2 * (size_t)m * sizeof *w);
-        int rc = set_merge(g, R(g, r)->prov, w, m, false, &ps);
+        rc = set_merge(g, R(g, r)->prov, w, m, false, &ps);
         free(w);
         if (rc)
             return kg_error_set(err, KG_ENOMEM, "relation: out of memory");
