@@ -108,21 +108,29 @@ static void strtab_free(strtab *t)
     memset(t, 0, sizeof *t);
 }
 
-static bool strtab_rehash(strtab *t, uint32_t nslots)
+/* Rebuild an open-addressing index of n items (slot = item + 1, 0 =
+ * empty) from their stored hashes, with nslots (a power of two) slots. */
+static bool index_rebuild(uint32_t **slotp, uint32_t *mask,
+                          const uint64_t *hash, uint32_t n, uint32_t nslots)
 {
     uint32_t *slot = calloc(nslots, sizeof *slot);
     if (!slot)
         return false;
-    free(t->slot);
-    t->slot = slot;
-    t->mask = nslots - 1;
-    for (uint32_t i = 0; i < t->n; i++) {
-        uint32_t h = (uint32_t)t->hash[i] & t->mask;
-        while (t->slot[h])
-            h = (h + 1) & t->mask;
-        t->slot[h] = i + 1;
+    free(*slotp);
+    *slotp = slot;
+    *mask = nslots - 1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t h = (uint32_t)hash[i] & *mask;
+        while (slot[h])
+            h = (h + 1) & *mask;
+        slot[h] = i + 1;
     }
     return true;
+}
+
+static bool strtab_rehash(strtab *t, uint32_t nslots)
+{
+    return index_rebuild(&t->slot, &t->mask, t->hash, t->n, nslots);
 }
 
 static uint32_t str_id_slow(strtab *t, const char *s);
@@ -263,19 +271,7 @@ static void settab_free(settab *t)
 
 static bool settab_rehash(settab *t, uint32_t nslots)
 {
-    uint32_t *slot = calloc(nslots, sizeof *slot);
-    if (!slot)
-        return false;
-    free(t->slot);
-    t->slot = slot;
-    t->mask = nslots - 1;
-    for (uint32_t i = 0; i < t->n; i++) {
-        uint32_t h = (uint32_t)t->hash[i] & t->mask;
-        while (t->slot[h])
-            h = (h + 1) & t->mask;
-        t->slot[h] = i + 1;
-    }
-    return true;
+    return index_rebuild(&t->slot, &t->mask, t->hash, t->n, nslots);
 }
 
 /* Grow the per-set arrays to hold cap sets; false on OOM. */
