@@ -10,31 +10,34 @@
  *   bench_server load --endpoint EP --op ping|entity|neighbors
  *                     [--clients N] [--depth D] [--seconds S] [--warmup S]
  *                     [--entities N | --names A,B,C] [--echo]
- *       N client threads, each with its own DEALER socket, each keeping up
- *       to D requests in flight for S seconds (after a warm-up that is not
- *       counted). entity and neighbors (one hop, out) ask about a random
- *       entity: e0..e{N-1}, or one of the --names. Every reply is checked:
- *       its id must be the one expected (replies to one DEALER come in
- *       order) and, unless --echo, "ok" must be true. Prints one line:
+ *                     [--client zmtp|zmq] [--burst]
+ *       N clients, each keeping up to D requests in flight for S seconds
+ *       (after a warm-up that is not counted); --burst sends D requests
+ *       and waits for all D replies before sending again, as
+ *       redis-benchmark -P does. --client says how a client talks
+ *       (load.h): zmtp (default) drives every client from one thread over
+ *       plain sockets speaking ZMTP as a DEALER; zmq gives each client a
+ *       thread and a libzmq DEALER. entity and neighbors (one hop, out)
+ *       ask about a random entity: e0..e{N-1}, or one of the --names.
+ *       Every reply is checked: its id must be the one expected (replies
+ *       to one DEALER come in order) and, unless --echo, "ok" must be
+ *       true. Prints one line:
  *       op clients depth requests rps p50_us p99_us errors reply_bytes
  *
- * The requests are encoded with kg_writer (include/kg/proto.h); replies
- * are checked by reading their first bytes ({"id": N, "ok": true, ...}),
- * not decoded, so that the load generator spends little of the machine's
- * CPU (the daemon runs on the same machine).
+ * Requests are encoded with kg_writer (include/kg/proto.h); replies are
+ * checked by reading their first bytes ({"id": N, "ok": true, ...}), not
+ * decoded, so that the load generator spends little of the machine's CPU
+ * (the daemon runs on the same machine).
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <zmq.h>
-
-#include "kg/proto.h"
+#include "load.h"
 
 /* ---- gen ------------------------------------------------------------------- */
 
@@ -86,32 +89,14 @@ static int gen(int argc, char **argv)
     return 0;
 }
 
-/* ---- load -------------------------------------------------------------------- */
+/* ---- what both load generators share ----------------------------------------- */
 
-typedef struct opts {
-    const char *endpoint;
-    const char *op;
-    int clients, depth;
-    double seconds, warmup;
-    unsigned long entities;
-    char **names;
-    size_t n_names;
-    bool echo;
-} opts;
+uint64_t load_rng_next(uint64_t *s)
+{
+    return rng_next(s);
+}
 
-typedef struct worker {
-    const opts *o;
-    void *ctx;
-    int index;
-    uint64_t *lat; /* ns, measured replies */
-    size_t n_lat, cap_lat;
-    uint64_t measured; /* replies inside the window */
-    uint64_t errors;
-    uint64_t reply_bytes;
-    char failure[256];
-} worker;
-
-static uint64_t now_ns(void)
+uint64_t load_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -172,7 +157,7 @@ static int rd_uint(const unsigned char *p, size_t n, size_t *at, uint64_t *v)
 
 /* The reply body starts {"id": <id>, "ok": true ...} (kgd writes id
  * first); an echo is the request itself, {"id": <id>, ...}. */
-static bool check_reply(const void *data, size_t n, uint64_t id, bool echo)
+bool load_check_reply(const void *data, size_t n, uint64_t id, bool echo)
 {
     const unsigned char *p = data;
     size_t at = 1;
@@ -189,7 +174,7 @@ static bool check_reply(const void *data, size_t n, uint64_t id, bool echo)
            p[at] == 0xc3;
 }
 
-static int encode(kg_writer *w, const opts *o, uint64_t id, uint64_t *rng)
+int load_encode(kg_writer *w, const load_opts *o, uint64_t id, uint64_t *rng)
 {
     char name[32];
     const char *who = name;
@@ -212,82 +197,27 @@ static int encode(kg_writer *w, const opts *o, uint64_t id, uint64_t *rng)
     return kg_writer_error(w);
 }
 
-static void *run_worker(void *arg)
+int load_record(load_client *c, const load_opts *o, uint64_t sent, uint64_t done,
+                size_t bytes, uint64_t measure_from, uint64_t end)
 {
-    worker *wk = arg;
-    const opts *o = wk->o;
-    void *sock = zmq_socket(wk->ctx, ZMQ_DEALER);
-    int zero = 0, hwm = 100000, rcvtimeo = 10000;
-    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &rcvtimeo, sizeof rcvtimeo);
-    if (zmq_connect(sock, o->endpoint) != 0) {
-        snprintf(wk->failure, sizeof wk->failure, "connect %s: %s", o->endpoint,
-                 zmq_strerror(zmq_errno()));
-        zmq_close(sock);
-        return NULL;
+    (void)o;
+    if (sent < measure_from || done > end)
+        return 0;
+    c->measured++;
+    c->reply_bytes += bytes;
+    if (c->n_lat == c->cap_lat) {
+        size_t cap = c->cap_lat ? 2 * c->cap_lat : 1 << 16;
+        uint64_t *nl = realloc(c->lat, cap * sizeof *nl);
+        if (!nl)
+            return -1;
+        c->lat = nl;
+        c->cap_lat = cap;
     }
-    kg_writer *w = kg_writer_new();
-    uint64_t *sent_at = calloc((size_t)o->depth, sizeof *sent_at);
-    uint64_t rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(wk->index + 1);
-    uint64_t next_id = 0, next_reply = 0;
-    uint64_t t0 = now_ns();
-    uint64_t measure_from = t0 + (uint64_t)(o->warmup * 1e9);
-    uint64_t end = measure_from + (uint64_t)(o->seconds * 1e9);
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    while (w && sent_at) {
-        uint64_t now = now_ns();
-        /* Keep the pipe full until the end, then drain. */
-        while (now < end && next_id - next_reply < (uint64_t)o->depth) {
-            size_t len;
-            if (encode(w, o, next_id, &rng) != 0)
-                goto out;
-            const char *body = kg_writer_data(w, &len);
-            sent_at[next_id % (uint64_t)o->depth] = now_ns();
-            if (zmq_send(sock, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(sock, body, len, 0) < 0) {
-                snprintf(wk->failure, sizeof wk->failure, "send: %s",
-                         zmq_strerror(zmq_errno()));
-                goto out;
-            }
-            next_id++;
-        }
-        if (next_reply == next_id)
-            break;
-        /* [""] [body]: the delimiter, then the body. */
-        if (zmq_msg_recv(&msg, sock, 0) < 0 ||
-            (zmq_msg_more(&msg) && zmq_msg_recv(&msg, sock, 0) < 0)) {
-            snprintf(wk->failure, sizeof wk->failure, "no reply within 10 s (%s)",
-                     zmq_strerror(zmq_errno()));
-            goto out;
-        }
-        uint64_t done = now_ns();
-        if (!check_reply(zmq_msg_data(&msg), zmq_msg_size(&msg), next_reply, o->echo))
-            wk->errors++;
-        uint64_t sent = sent_at[next_reply % (uint64_t)o->depth];
-        if (sent >= measure_from && done <= end) {
-            wk->measured++;
-            wk->reply_bytes += zmq_msg_size(&msg);
-            if (wk->n_lat == wk->cap_lat) {
-                size_t cap = wk->cap_lat ? 2 * wk->cap_lat : 1 << 16;
-                uint64_t *nl = realloc(wk->lat, cap * sizeof *nl);
-                if (!nl)
-                    goto out;
-                wk->lat = nl;
-                wk->cap_lat = cap;
-            }
-            wk->lat[wk->n_lat++] = done - sent;
-        }
-        next_reply++;
-    }
-out:
-    zmq_msg_close(&msg);
-    free(sent_at);
-    kg_writer_destroy(&w);
-    zmq_close(sock);
-    return NULL;
+    c->lat[c->n_lat++] = done - sent;
+    return 0;
 }
+
+/* ---- load -------------------------------------------------------------------- */
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -297,13 +227,18 @@ static int cmp_u64(const void *a, const void *b)
 
 static int load(int argc, char **argv)
 {
-    opts o = {.endpoint = NULL, .op = "ping", .clients = 1, .depth = 64, .seconds = 3,
-              .warmup = 0.5, .entities = 0};
+    load_opts o = {.endpoint = NULL, .op = "ping", .clients = 1, .depth = 64, .seconds = 3,
+                   .warmup = 0.5, .entities = 0};
+    const char *client = "zmtp";
     char *names = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--echo") == 0) {
             o.echo = true;
+            continue;
+        }
+        if (strcmp(a, "--burst") == 0) {
+            o.burst = true;
             continue;
         }
         if (!v) {
@@ -319,6 +254,7 @@ static int load(int argc, char **argv)
         else if (strcmp(a, "--warmup") == 0) o.warmup = atof(v);
         else if (strcmp(a, "--entities") == 0) o.entities = strtoul(v, NULL, 10);
         else if (strcmp(a, "--names") == 0) names = (char *)v;
+        else if (strcmp(a, "--client") == 0) client = v;
         else {
             fprintf(stderr, "bench_server load: unknown option %s\n", a);
             return 2;
@@ -326,9 +262,11 @@ static int load(int argc, char **argv)
     }
     if (!o.endpoint || o.clients < 1 || o.clients > 256 || o.depth < 1 ||
         o.depth > 10000 || o.seconds <= 0 || o.seconds > 600 || o.warmup < 0 ||
-        (strcmp(o.op, "ping") && strcmp(o.op, "entity") && strcmp(o.op, "neighbors"))) {
+        (strcmp(o.op, "ping") && strcmp(o.op, "entity") && strcmp(o.op, "neighbors")) ||
+        (strcmp(client, "zmtp") && strcmp(client, "zmq"))) {
         fprintf(stderr, "bench_server load: needs --endpoint; --op ping|entity|neighbors, "
-                        "1..256 clients, 1..10000 depth, 0..600 seconds\n");
+                        "--client zmtp|zmq, 1..256 clients, 1..10000 depth, 0..600 "
+                        "seconds\n");
         return 2;
     }
     char *copy = NULL;
@@ -344,44 +282,32 @@ static int load(int argc, char **argv)
         fprintf(stderr, "bench_server load: --op %s needs --entities N or --names\n", o.op);
         return 2;
     }
-    void *ctx = zmq_ctx_new();
-    int io_threads = 1;
-    zmq_ctx_set(ctx, ZMQ_IO_THREADS, io_threads);
-    worker *wk = calloc((size_t)o.clients, sizeof *wk);
-    pthread_t *th = calloc((size_t)o.clients, sizeof *th);
-    if (!wk || !th)
+    load_client *cl = calloc((size_t)o.clients, sizeof *cl);
+    if (!cl)
         return 1;
-    for (int i = 0; i < o.clients; i++) {
-        wk[i].o = &o;
-        wk[i].ctx = ctx;
-        wk[i].index = i;
-        if (pthread_create(&th[i], NULL, run_worker, &wk[i]) != 0) {
-            fprintf(stderr, "bench_server load: cannot start thread %d\n", i);
-            return 1;
-        }
-    }
+    int status = strcmp(client, "zmq") == 0 ? load_run_zmq(&o, cl) : load_run_zmtp(&o, cl);
+    status = status ? 1 : 0;
     uint64_t measured = 0, errors = 0, bytes = 0;
     size_t n_lat = 0;
-    int status = 0;
     for (int i = 0; i < o.clients; i++) {
-        pthread_join(th[i], NULL);
-        if (wk[i].failure[0]) {
-            fprintf(stderr, "bench_server load: client %d: %s\n", i, wk[i].failure);
+        if (cl[i].failure[0]) {
+            fprintf(stderr, "bench_server load: client %d: %s\n", i, cl[i].failure);
             status = 1;
         }
-        measured += wk[i].measured;
-        errors += wk[i].errors;
-        bytes += wk[i].reply_bytes;
-        n_lat += wk[i].n_lat;
+        measured += cl[i].measured;
+        errors += cl[i].errors;
+        bytes += cl[i].reply_bytes;
+        n_lat += cl[i].n_lat;
     }
     uint64_t *all = malloc((n_lat ? n_lat : 1) * sizeof *all);
     if (!all)
         return 1;
     size_t k = 0;
     for (int i = 0; i < o.clients; i++) {
-        memcpy(all + k, wk[i].lat, wk[i].n_lat * sizeof *all);
-        k += wk[i].n_lat;
-        free(wk[i].lat);
+        if (cl[i].n_lat)
+            memcpy(all + k, cl[i].lat, cl[i].n_lat * sizeof *all);
+        k += cl[i].n_lat;
+        free(cl[i].lat);
     }
     qsort(all, n_lat, sizeof *all, cmp_u64);
     double p50 = n_lat ? (double)all[n_lat / 2] / 1e3 : 0;
@@ -393,11 +319,9 @@ static int load(int argc, char **argv)
     if (errors)
         status = 1;
     free(all);
-    free(wk);
-    free(th);
+    free(cl);
     free(o.names);
     free(copy);
-    zmq_ctx_term(ctx);
     return status;
 }
 
@@ -410,6 +334,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: bench_server gen ENTITIES RELATIONS FILE [SEED]\n"
                     "       bench_server load --endpoint EP --op ping|entity|neighbors "
                     "[--clients N] [--depth D] [--seconds S] [--warmup S] "
-                    "[--entities N | --names A,B] [--echo]\n");
+                    "[--entities N | --names A,B] [--echo] [--client zmtp|zmq] [--burst]\n");
     return 2;
 }

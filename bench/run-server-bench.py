@@ -9,7 +9,9 @@ Starts, on loopback, in this order:
   4. redis-server (--save '' --appendonly no) with a 10-member set,
 and measures, with 1, 4 and 16 clients each keeping up to 64 requests in
 flight, requests per second and p50/p99 latency of kgd `ping`, `entity`
-and one-hop `neighbors` (bench_server load), of the echo, and of Redis
+and one-hop `neighbors` (bench_server load; its clients are, by default,
+one thread speaking ZMTP over plain sockets, as redis-benchmark drives its
+connections from one thread), of the echo, and of Redis
 SMEMBERS (redis-benchmark -c N -P 64). Every figure is the median of
 --runs runs. Prints a table and the ratios kgd/Redis and kgd/echo, and
 writes them as JSON (--json).
@@ -18,7 +20,7 @@ Usage:
     bench/run-server-bench.py [--build build] [--runs 3] [--seconds 3]
                               [--entities 1000000] [--relations 5000000]
                               [--workdir /tmp/kg-server-bench] [--json FILE]
-                              [--skip-big]
+                              [--skip-big] [--client zmtp|zmq]
 
 Everything binds 127.0.0.1 on free ports, runs for a bounded time and is
 stopped at the end (SIGTERM, then SIGKILL after 30 s).
@@ -101,9 +103,11 @@ def rss_mb(pid):
     return 0
 
 
-def load(bench, endpoint, op, clients, seconds, names=None, entities=None, echo=False):
+def load(bench, endpoint, op, clients, seconds, client, names=None, entities=None,
+         echo=False):
     cmd = [bench, "load", "--endpoint", endpoint, "--op", op, "--clients", str(clients),
-           "--depth", str(DEPTH), "--seconds", str(seconds), "--warmup", "0.5"]
+           "--depth", str(DEPTH), "--seconds", str(seconds), "--warmup", "0.5",
+           "--client", client]
     if names:
         cmd += ["--names", ",".join(names)]
     if entities:
@@ -152,6 +156,9 @@ def main():
     ap.add_argument("--workdir", default="/tmp/kg-server-bench")
     ap.add_argument("--json", help="write the medians here")
     ap.add_argument("--skip-big", action="store_true", help="only the default graph")
+    ap.add_argument("--client", choices=("zmtp", "zmq"), default="zmtp",
+                    help="how bench_server's clients talk (bench/load.h): one thread "
+                         "speaking ZMTP over plain sockets, or a libzmq DEALER per thread")
     a = ap.parse_args()
     if not (1 <= a.runs <= 20 and 0.5 <= a.seconds <= 60):
         ap.error("--runs 1..20, --seconds 0.5..60")
@@ -168,6 +175,7 @@ def main():
                                        "?"),
                            "loadavg_start": open("/proc/loadavg").read().split()[:3]},
                "settings": {"runs": a.runs, "seconds": a.seconds, "depth": DEPTH,
+                            "client": a.client,
                             "clients": CLIENTS},
                "figures": {}}
     figs = results["figures"]
@@ -206,7 +214,8 @@ def main():
                 gname, ep, time.monotonic() - t, rss_mb(p.p.pid)), flush=True)
             for op in OPS:
                 for c in CLIENTS:
-                    runs = [load(bench, ep, op, c, a.seconds, **who) for _ in range(a.runs)]
+                    runs = [load(bench, ep, op, c, a.seconds, a.client, **who)
+                            for _ in range(a.runs)]
                     record("kgd %s %s" % (gname, op), c, runs)
         finally:
             rc = p.stop()
@@ -218,7 +227,8 @@ def main():
     try:
         ep = p.wait_for(r"listening on (\S+)", 20).group(1)
         for c in CLIENTS:
-            runs = [load(bench, ep, "ping", c, a.seconds, echo=True) for _ in range(a.runs)]
+            runs = [load(bench, ep, "ping", c, a.seconds, a.client, echo=True)
+                    for _ in range(a.runs)]
             record("zmq echo", c, runs)
     finally:
         p.stop()
