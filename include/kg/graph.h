@@ -113,6 +113,10 @@ int kg_entity_add(kg_graph *g, const kg_entity_spec *spec, kg_eid *out,
 /* Resolve a name: first as an id, then as an alias (case-insensitive).
  * KG_NONE when unknown. */
 kg_eid kg_entity_find(const kg_graph *g, const char *name);
+/* A hint: names[0..n) are about to be resolved (kg_entity_find), and the
+ * entities' relations read. Fetches their index slots, records, ids and
+ * adjacency in parallel; NULL names are skipped. */
+void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n);
 /* Resolve as a canonical id only (case-insensitive); KG_NONE when not. */
 kg_eid kg_entity_by_id(const kg_graph *g, const char *id);
 /* Remove an entity and every relation that touches it. */
@@ -121,6 +125,9 @@ int kg_entity_remove(kg_graph *g, kg_eid e, kg_error *err);
 bool kg_entity_alive(const kg_graph *g, kg_eid e);
 const char *kg_entity_id(const kg_graph *g, kg_eid e);
 const char *kg_entity_kind(const kg_graph *g, kg_eid e);
+/* out[i] = kg_entity_id(g, es[i]) for i < n. On a big graph faster than
+ * n calls: the memory behind the n ids is fetched in parallel. */
+void kg_entity_ids(const kg_graph *g, const kg_eid *es, size_t n, const char **out);
 kg_atom kg_entity_id_atom(const kg_graph *g, kg_eid e);
 kg_atom kg_entity_kind_atom(const kg_graph *g, kg_eid e);
 size_t kg_entity_alias_count(const kg_graph *g, kg_eid e);
@@ -168,6 +175,9 @@ kg_rid kg_relation_find(const kg_graph *g, const kg_relation_spec *spec);
 int kg_relation_remove(kg_graph *g, kg_rid r, kg_error *err);
 
 bool kg_relation_alive(const kg_graph *g, kg_rid r);
+/* A hint: relations rs[0..n) will be read soon (their ends and kind are
+ * fetched into the cache in parallel). Invalid handles are ignored. */
+void kg_relations_prefetch(const kg_graph *g, const kg_rid *rs, size_t n);
 kg_eid kg_relation_subject(const kg_graph *g, kg_rid r);
 kg_eid kg_relation_object(const kg_graph *g, kg_rid r);
 kg_atom kg_relation_kind_atom(const kg_graph *g, kg_rid r);

@@ -1996,6 +1996,83 @@ kg_rid kg_relation_first(const kg_graph *g)
     return kg_relation_next(g, KG_NONE);
 }
 
+/* ---- reading many at once ------------------------------------------------ */
+
+/* On a graph much bigger than the cache every record, atom offset and
+ * string is a miss; reading n entities one after another waits for them
+ * one after another. These fetch a batch level by level instead (record,
+ * then atom offset, then string), so the misses of a level overlap. */
+#define FETCH_BATCH 16
+
+void kg_entity_ids(const kg_graph *g, const kg_eid *es, size_t n, const char **out)
+{
+    for (size_t at = 0; at < n; at += FETCH_BATCH) {
+        size_t m = n - at < FETCH_BATCH ? n - at : FETCH_BATCH;
+        const kg_eid *e = es + at;
+        kg_atom a[FETCH_BATCH];
+        for (size_t i = 0; i < m; i++)
+            if (g && e[i] < g->ent_hi)
+                __builtin_prefetch(E(g, e[i]));
+        for (size_t i = 0; i < m; i++) {
+            a[i] = ent_ok(g, e[i]) ? E(g, e[i])->id : KG_NONE;
+            if (a[i] != KG_NONE)
+                __builtin_prefetch(&g->atom_off[a[i]]);
+        }
+        for (size_t i = 0; i < m; i++) {
+            if (a[i] == KG_NONE)
+                continue;
+            uint32_t off = g->atom_off[a[i]];
+            __builtin_prefetch(g->achunk[off >> ATOM_CHUNK_BITS].p + (off & (ATOM_CHUNK - 1)));
+        }
+        for (size_t i = 0; i < m; i++)
+            out[at + i] = a[i] == KG_NONE ? NULL : atom_s(g, a[i]);
+    }
+}
+
+void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n)
+{
+    if (!g || !g->id_idx.slot)
+        return;
+    const htab *t = &g->id_idx;
+    for (size_t at = 0; at < n; at += FETCH_BATCH) {
+        size_t m = n - at < FETCH_BATCH ? n - at : FETCH_BATCH;
+        uint32_t slot[FETCH_BATCH];
+        kg_eid e[FETCH_BATCH];
+        for (size_t i = 0; i < m; i++) {
+            const char *name = names[at + i];
+            slot[i] = KG_NONE;
+            if (!name || !name[0])
+                continue;
+            slot[i] = (uint32_t)hash_bytes(name, strlen(name), true) & t->mask;
+            __builtin_prefetch(&t->slot[slot[i]]);
+        }
+        /* Only the first probe is fetched: most names are found there. */
+        for (size_t i = 0; i < m; i++) {
+            e[i] = slot[i] == KG_NONE ? KG_NONE : t->slot[slot[i]];
+            if (e[i] != KG_NONE)
+                __builtin_prefetch(E(g, e[i]));
+        }
+        const char *ids[FETCH_BATCH];
+        kg_entity_ids(g, e, m, ids);
+        for (size_t i = 0; i < m; i++) {
+            if (e[i] == KG_NONE)
+                continue;
+            const uint32_t *a = adj_base(g, E(g, e[i]));
+            if (a)
+                __builtin_prefetch(a);
+        }
+    }
+}
+
+void kg_relations_prefetch(const kg_graph *g, const kg_rid *rs, size_t n)
+{
+    for (size_t i = 0; g && i < n; i++)
+        if (rs[i] < g->rel_hi) {
+            __builtin_prefetch(R(g, rs[i]));
+            __builtin_prefetch(RK(g, rs[i]));
+        }
+}
+
 kg_span kg_adjacent(const kg_graph *g, kg_eid e, kg_dir dir, kg_atom kind)
 {
     kg_span sp = {NULL, 0};

@@ -275,6 +275,8 @@ static bool edges_load(const kg_graph *g, const kg_q_follow *f, kg_q_edges *it)
             continue;
         }
         it->span = kg_adjacent(g, it->u, d, f->any_kind ? 0 : f->kinds[it->ki]);
+        /* The first relations' ends are read next: fetch them together. */
+        kg_relations_prefetch(g, it->span.ids, it->span.n < 32 ? it->span.n : 32);
         it->pos = 0;
         it->loaded = true;
         return true;

@@ -645,16 +645,27 @@ static int op_neighbors(kg_server *s, kg_slot *slot, const kg_value *req,
     kg_write_map(w, 2);
     kg_write_str(w, "neighbors");
     kg_write_array(w, res.n);
-    for (size_t i = 0; i < res.n; i++) {
-        const kg_neighbor *nb = &res.items[i];
-        kg_write_map(w, 5);
-        write_kv_str(w, "entity", kg_entity_id(s->g, nb->entity));
-        write_kv_str(w, "kind", kg_entity_kind(s->g, nb->entity));
-        kg_write_str(w, "depth");
-        kg_write_uint(w, nb->depth);
-        write_kv_str(w, "from", kg_entity_id(s->g, nb->from));
-        kg_write_str(w, "via");
-        kg_proto_write_relation(w, s->g, nb->via);
+    /* Resolve the neighbours' ids a batch at a time (kg_entity_ids fetches
+     * their memory in parallel); the via relations are then in cache. */
+    enum { BATCH = 32 };
+    for (size_t at = 0; at < res.n; at += BATCH) {
+        size_t m = res.n - at < BATCH ? res.n - at : BATCH;
+        kg_eid es[BATCH];
+        const char *ids[BATCH];
+        for (size_t i = 0; i < m; i++)
+            es[i] = res.items[at + i].entity;
+        kg_entity_ids(s->g, es, m, ids);
+        for (size_t i = 0; i < m; i++) {
+            const kg_neighbor *nb = &res.items[at + i];
+            kg_write_map(w, 5);
+            write_kv_str(w, "entity", ids[i]);
+            write_kv_str(w, "kind", kg_entity_kind(s->g, nb->entity));
+            kg_write_str(w, "depth");
+            kg_write_uint(w, nb->depth);
+            write_kv_str(w, "from", kg_entity_id(s->g, nb->from));
+            kg_write_str(w, "via");
+            kg_proto_write_relation(w, s->g, nb->via);
+        }
     }
     kg_write_str(w, "truncated");
     kg_write_bool(w, res.truncated);

@@ -248,7 +248,9 @@ static int recv_one(kg_server *s, kg_slot *slot)
     return 1;
 }
 
-static void handle(kg_server *s, kg_slot *slot)
+/* Decode and check a request. True: slot->req is a map to dispatch;
+ * false: slot->w holds the error reply. */
+static bool prepare(kg_server *s, kg_slot *slot)
 {
     kg_writer *w = slot->w;
     kg_writer_reset(w);
@@ -264,7 +266,7 @@ static void handle(kg_server *s, kg_slot *slot)
                  len, s->cfg->max_request_bytes);
         s->requests_bad++;
         kg_server_write_error(w, NULL, KG_ELIMIT, msg);
-        return;
+        return false;
     }
     int rc = kg_proto_decode(zmq_msg_data(body), len, &s->lim, &slot->req, &err);
     if (rc) {
@@ -272,7 +274,7 @@ static void handle(kg_server *s, kg_slot *slot)
         kg_server_write_error(w, NULL, rc == KG_ELIMIT || rc == KG_ENOMEM ? rc
                                                                           : KG_EPARSE,
                               err.message);
-        return;
+        return false;
     }
     if (slot->req->type != KG_VAL_MAP) {
         char msg[64];
@@ -280,15 +282,37 @@ static void handle(kg_server *s, kg_slot *slot)
                  kg_value_type_name(slot->req->type));
         s->requests_bad++;
         kg_server_write_error(w, NULL, KG_EPARSE, msg);
-        return;
+        return false;
     }
     if (!kg_value_utf8_valid(slot->req)) {
         s->requests_bad++;
         kg_server_write_error(w, NULL, KG_EINVAL,
                               "a string in the request is not valid UTF-8");
-        return;
+        return false;
     }
-    kg_server_dispatch(s, slot);
+    return true;
+}
+
+/* Look-ups name entities; on a big graph each is a chain of cache misses
+ * (index slot, record, id, relations). Fetch those of the whole round in
+ * parallel before the requests run one by one. */
+static void prefetch_round(kg_server *s, size_t n, const bool *ok)
+{
+    static const char *const keys[] = {"entity", "name", "from", "subject"};
+    const char *names[KG_ROUND_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        for (size_t j = 0; j < sizeof keys / sizeof *keys; j++) {
+            const char *v = kg_value_cstr(kg_value_get(s->slots[i].req, keys[j]));
+            if (v) {
+                names[k++] = v;
+                break;
+            }
+        }
+    }
+    kg_entities_prefetch(s->g, names, k);
 }
 
 static void do_snapshot_auto(kg_server *s)
@@ -313,8 +337,13 @@ static void run_round(kg_server *s)
             n++;
     }
     s->n_writes = 0;
+    bool ok[KG_ROUND_MAX];
     for (size_t i = 0; i < n; i++)
-        handle(s, &s->slots[i]);
+        ok[i] = prepare(s, &s->slots[i]);
+    prefetch_round(s, n, ok);
+    for (size_t i = 0; i < n; i++)
+        if (ok[i])
+            kg_server_dispatch(s, &s->slots[i]);
 
     if (s->n_writes && s->j) {
         kg_error err;
