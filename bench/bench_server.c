@@ -10,7 +10,7 @@
  *   bench_server load --endpoint EP --op ping|entity|neighbors
  *                     [--clients N] [--depth D] [--seconds S] [--warmup S]
  *                     [--entities N | --names A,B,C] [--echo]
- *                     [--client zmtp|zmq] [--burst]
+ *                     [--client zmtp|zmq] [--burst] [--detail full|brief|ids]
  *       N clients, each keeping up to D requests in flight for S seconds
  *       (after a warm-up that is not counted); --burst sends D requests
  *       and waits for all D replies before sending again, as
@@ -18,7 +18,8 @@
  *       (load.h): zmtp (default) drives every client from one thread over
  *       plain sockets speaking ZMTP as a DEALER; zmq gives each client a
  *       thread and a libzmq DEALER. entity and neighbors (one hop, out)
- *       ask about a random entity: e0..e{N-1}, or one of the --names.
+ *       ask about a random entity: e0..e{N-1}, or one of the --names;
+ *       --detail is passed on to neighbors (docs/protocol.md).
  *       Every reply is checked: its id must be the one expected (replies
  *       to one DEALER come in order) and, unless --echo, "ok" must be
  *       true. Prints one line:
@@ -180,7 +181,8 @@ int load_encode(kg_writer *w, const load_opts *o, uint64_t id, uint64_t *rng)
     const char *who = name;
     kg_writer_reset(w);
     bool ping = strcmp(o->op, "ping") == 0;
-    kg_write_map(w, ping ? 2 : 3);
+    bool detail = o->detail && strcmp(o->op, "neighbors") == 0;
+    kg_write_map(w, ping ? 2 : detail ? 4 : 3);
     kg_write_str(w, "id");
     kg_write_uint(w, id);
     kg_write_str(w, "op");
@@ -193,6 +195,10 @@ int load_encode(kg_writer *w, const load_opts *o, uint64_t id, uint64_t *rng)
                      (unsigned long)(rng_next(rng) % o->entities));
         kg_write_str(w, strcmp(o->op, "entity") == 0 ? "name" : "entity");
         kg_write_str(w, who);
+        if (detail) {
+            kg_write_str(w, "detail");
+            kg_write_str(w, o->detail);
+        }
     }
     return kg_writer_error(w);
 }
@@ -255,6 +261,7 @@ static int load(int argc, char **argv)
         else if (strcmp(a, "--entities") == 0) o.entities = strtoul(v, NULL, 10);
         else if (strcmp(a, "--names") == 0) names = (char *)v;
         else if (strcmp(a, "--client") == 0) client = v;
+        else if (strcmp(a, "--detail") == 0) o.detail = v;
         else {
             fprintf(stderr, "bench_server load: unknown option %s\n", a);
             return 2;
@@ -334,6 +341,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: bench_server gen ENTITIES RELATIONS FILE [SEED]\n"
                     "       bench_server load --endpoint EP --op ping|entity|neighbors "
                     "[--clients N] [--depth D] [--seconds S] [--warmup S] "
-                    "[--entities N | --names A,B] [--echo] [--client zmtp|zmq] [--burst]\n");
+                    "[--entities N | --names A,B] [--echo] [--client zmtp|zmq] [--burst] "
+                    "[--detail full|brief|ids]\n");
     return 2;
 }

@@ -29,6 +29,7 @@ typedef struct load_opts {
     size_t n_names;
     bool echo;
     bool burst; /* send a whole pipeline, wait for all of it (redis -P) */
+    const char *detail; /* neighbors: full (NULL), brief or ids */
 } load_opts;
 
 /* One client's figures. */

@@ -113,10 +113,13 @@ int kg_entity_add(kg_graph *g, const kg_entity_spec *spec, kg_eid *out,
 /* Resolve a name: first as an id, then as an alias (case-insensitive).
  * KG_NONE when unknown. */
 kg_eid kg_entity_find(const kg_graph *g, const char *name);
-/* A hint: names[0..n) are about to be resolved (kg_entity_find), and the
- * entities' relations read. Fetches their index slots, records, ids and
- * adjacency in parallel; NULL names are skipped. */
-void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n);
+/* A hint: names[0..n) are about to be resolved (kg_entity_find). Fetches
+ * what that reads - index slot, record, id - for all of them in parallel,
+ * level by level; with hops = 1 also their first relations and the ids at
+ * the other ends (what a one-hop neighbors reads). NULL names are
+ * skipped; the graph is not changed. */
+void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n,
+                          unsigned hops);
 /* Resolve as a canonical id only (case-insensitive); KG_NONE when not. */
 kg_eid kg_entity_by_id(const kg_graph *g, const char *id);
 /* Remove an entity and every relation that touches it. */

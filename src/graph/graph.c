@@ -2029,15 +2029,40 @@ void kg_entity_ids(const kg_graph *g, const kg_eid *es, size_t n, const char **o
     }
 }
 
-void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n)
+/* Most relations per entity kg_entities_prefetch fetches with hops = 1. */
+#define FETCH_EDGES 16
+/* Entities per level-by-level pass of kg_entities_prefetch. */
+#define FETCH_NAMES 16
+
+/* Prefetch the id strings of es[0..n) (record, atom offset, string), one
+ * level for all of them at a time. */
+static void fetch_ids(const kg_graph *g, const kg_eid *es, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (es[i] < g->ent_hi)
+            __builtin_prefetch(E(g, es[i]));
+    for (size_t i = 0; i < n; i++)
+        if (es[i] < g->ent_hi && E(g, es[i])->id != KG_NONE)
+            __builtin_prefetch(&g->atom_off[E(g, es[i])->id]);
+    for (size_t i = 0; i < n; i++) {
+        if (es[i] >= g->ent_hi || E(g, es[i])->id == KG_NONE)
+            continue;
+        uint32_t off = g->atom_off[E(g, es[i])->id];
+        __builtin_prefetch(g->achunk[off >> ATOM_CHUNK_BITS].p + (off & (ATOM_CHUNK - 1)));
+    }
+}
+
+void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n,
+                          unsigned hops)
 {
     if (!g || !g->id_idx.slot)
         return;
     const htab *t = &g->id_idx;
-    for (size_t at = 0; at < n; at += FETCH_BATCH) {
-        size_t m = n - at < FETCH_BATCH ? n - at : FETCH_BATCH;
-        uint32_t slot[FETCH_BATCH];
-        kg_eid e[FETCH_BATCH];
+    for (size_t at = 0; at < n; at += FETCH_NAMES) {
+        size_t m = n - at < FETCH_NAMES ? n - at : FETCH_NAMES;
+        uint32_t slot[FETCH_NAMES];
+        kg_eid e[FETCH_NAMES];
+        size_t ne = 0;
         for (size_t i = 0; i < m; i++) {
             const char *name = names[at + i];
             slot[i] = KG_NONE;
@@ -2046,21 +2071,37 @@ void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n)
             slot[i] = (uint32_t)hash_bytes(name, strlen(name), true) & t->mask;
             __builtin_prefetch(&t->slot[slot[i]]);
         }
-        /* Only the first probe is fetched: most names are found there. */
-        for (size_t i = 0; i < m; i++) {
-            e[i] = slot[i] == KG_NONE ? KG_NONE : t->slot[slot[i]];
-            if (e[i] != KG_NONE)
-                __builtin_prefetch(E(g, e[i]));
+        /* Only the first probe is followed: most names are found there. */
+        for (size_t i = 0; i < m; i++)
+            if (slot[i] != KG_NONE && t->slot[slot[i]] != KG_NONE)
+                e[ne++] = t->slot[slot[i]];
+        fetch_ids(g, e, ne);
+        if (hops == 0)
+            continue;
+        /* Their first relations, and the ids at the other ends. */
+        for (size_t i = 0; i < ne; i++) {
+            const uint32_t *adj = adj_base(g, E(g, e[i]));
+            if (adj)
+                __builtin_prefetch(adj);
         }
-        const char *ids[FETCH_BATCH];
-        kg_entity_ids(g, e, m, ids);
-        for (size_t i = 0; i < m; i++) {
-            if (e[i] == KG_NONE)
-                continue;
-            const uint32_t *a = adj_base(g, E(g, e[i]));
-            if (a)
-                __builtin_prefetch(a);
+        kg_rid r[FETCH_NAMES * FETCH_EDGES];
+        kg_eid from[FETCH_NAMES * FETCH_EDGES];
+        size_t nr = 0;
+        for (size_t i = 0; i < ne; i++) {
+            const ent *x = E(g, e[i]);
+            const uint32_t *adj = adj_base(g, x);
+            size_t deg = (size_t)x->nout + x->nin;
+            for (size_t k = 0; adj && k < deg && k < FETCH_EDGES; k++) {
+                from[nr] = e[i];
+                r[nr++] = adj[k];
+            }
         }
+        kg_relations_prefetch(g, r, nr);
+        for (size_t i = 0; i < nr; i++) {
+            const rel *x = R(g, r[i]);
+            from[i] = x->s == from[i] ? x->o : x->s;
+        }
+        fetch_ids(g, from, nr);
     }
 }
 

@@ -444,11 +444,13 @@ static int op_stats(kg_server *s, kg_slot *slot, const kg_value *req,
     kg_write_str(w, "uptime_s");
     kg_write_float(w, (double)(kg_query_clock_ns() - s->started_ns) / 1e9);
     kg_write_str(w, "requests");
-    kg_write_map(w, 3);
+    kg_write_map(w, 4);
     kg_write_str(w, "total");
     kg_write_uint(w, s->requests_total);
     kg_write_str(w, "bad");
     kg_write_uint(w, s->requests_bad);
+    kg_write_str(w, "rounds");
+    kg_write_uint(w, s->rounds);
     kg_write_str(w, "by_op");
     size_t used = 0;
     for (int i = 0; i < KG_OP_COUNT; i++)
@@ -633,6 +635,17 @@ static int op_neighbors(kg_server *s, kg_slot *slot, const kg_value *req,
         (rc = arg_depth(s, req, "depth", 1, &q.opts.max_depth, err)) ||
         (rc = arg_strings(req, "relations", true, &rels, err)))
         return rc;
+    /* How much to say of each neighbour (docs/protocol.md, neighbors). */
+    enum { FULL, BRIEF, IDS } detail = FULL;
+    const char *dv = arg_str(req, "detail");
+    if (dv && strcmp(dv, "brief") == 0)
+        detail = BRIEF;
+    else if (dv && strcmp(dv, "ids") == 0)
+        detail = IDS;
+    else if (dv && strcmp(dv, "full") != 0) {
+        strlist_free(&rels);
+        return kg_error_set(err, KG_EINVAL, "detail must be full, brief or ids");
+    }
     q.entity = arg_str(req, "entity");
     q.relations = rels.v;
     q.n_relations = rels.n;
@@ -657,6 +670,21 @@ static int op_neighbors(kg_server *s, kg_slot *slot, const kg_value *req,
         kg_entity_ids(s->g, es, m, ids);
         for (size_t i = 0; i < m; i++) {
             const kg_neighbor *nb = &res.items[at + i];
+            if (detail == IDS) {
+                kg_write_str(w, ids[i]);
+                continue;
+            }
+            if (detail == BRIEF) {
+                kg_write_map(w, 6);
+                write_kv_str(w, "entity", ids[i]);
+                write_kv_str(w, "kind", kg_entity_kind(s->g, nb->entity));
+                kg_write_str(w, "depth");
+                kg_write_uint(w, nb->depth);
+                write_kv_str(w, "from", kg_entity_id(s->g, nb->from));
+                write_kv_str(w, "relation", kg_relation_kind(s->g, nb->via));
+                write_kv_str(w, "direction", nb->dir == KG_IN ? "in" : "out");
+                continue;
+            }
             kg_write_map(w, 5);
             write_kv_str(w, "entity", ids[i]);
             write_kv_str(w, "kind", kg_entity_kind(s->g, nb->entity));
@@ -1109,8 +1137,8 @@ static const arg_spec args_relations[] = {
     {"object", T_STR, false}, {"where", T_MAP, false}, Q_ARGS, {NULL, 0, false}};
 static const arg_spec args_neighbors[] = {
     {"entity", T_STR, true}, {"direction", T_STR, false},
-    {"relations", T_ARRAY, false}, {"depth", T_INT, false}, Q_ARGS,
-    {NULL, 0, false}};
+    {"relations", T_ARRAY, false}, {"depth", T_INT, false},
+    {"detail", T_STR, false}, Q_ARGS, {NULL, 0, false}};
 static const arg_spec args_path[] = {
     {"from", T_STR, true}, {"to", T_STR, true}, {"relations", T_ARRAY, false},
     {"max_length", T_INT, false}, {"direction", T_STR, false},

@@ -299,20 +299,27 @@ static bool prepare(kg_server *s, kg_slot *slot)
 static void prefetch_round(kg_server *s, size_t n, const bool *ok)
 {
     static const char *const keys[] = {"entity", "name", "from", "subject"};
-    const char *names[KG_ROUND_MAX];
-    size_t k = 0;
+    const char *names[KG_ROUND_MAX], *hop[KG_ROUND_MAX];
+    size_t k = 0, h = 0;
     for (size_t i = 0; i < n; i++) {
         if (!ok[i])
             continue;
+        const kg_value *req = s->slots[i].req;
         for (size_t j = 0; j < sizeof keys / sizeof *keys; j++) {
-            const char *v = kg_value_cstr(kg_value_get(s->slots[i].req, keys[j]));
-            if (v) {
+            const char *v = kg_value_cstr(kg_value_get(req, keys[j]));
+            if (!v)
+                continue;
+            /* A neighbors request reads the entity's relations next. */
+            const char *op = kg_value_cstr(kg_value_get(req, "op"));
+            if (op && strcmp(op, "neighbors") == 0)
+                hop[h++] = v;
+            else
                 names[k++] = v;
-                break;
-            }
+            break;
         }
     }
-    kg_entities_prefetch(s->g, names, k);
+    kg_entities_prefetch(s->g, names, k, 0);
+    kg_entities_prefetch(s->g, hop, h, 1);
 }
 
 static void do_snapshot_auto(kg_server *s)
@@ -336,6 +343,8 @@ static void run_round(kg_server *s)
         if (r == 1)
             n++;
     }
+    if (n)
+        s->rounds++;
     s->n_writes = 0;
     bool ok[KG_ROUND_MAX];
     for (size_t i = 0; i < n; i++)

@@ -83,6 +83,7 @@ typedef struct kg_server {
     uint64_t requests_total;
     uint64_t requests_by_op[KG_OP_COUNT];
     uint64_t requests_bad; /* did not decode or named no op */
+    uint64_t rounds;       /* rounds that read at least one request */
 
     kg_slot slots[KG_ROUND_MAX];
     size_t n_writes; /* writes applied in this round */

@@ -90,7 +90,37 @@ def test_stats(kgd):
     assert s["memory_bytes"] > 0 and s["uptime_s"] >= 0
     assert s["requests"]["total"] >= 1
     assert s["requests"]["by_op"]["stats"] >= 1
+    # Every request was read in some round; a round reads at least one.
+    assert 1 <= s["requests"]["rounds"] <= s["requests"]["total"]
     assert s["journal"] is None  # no --data
+
+
+def test_stats_rounds_count_pipelined_requests(kgd):
+    """100 requests in flight on one DEALER are all answered, in order,
+    in at least one and at most 100 rounds (how many depends on how they
+    arrive; the loop reads whatever is waiting together)."""
+    import msgpack
+    import zmq
+    with kgd.client() as c:
+        before = c.stats()["requests"]
+    ctx = zmq.Context.instance()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.RCVTIMEO, 10000)
+    s.connect(kgd.endpoint)
+    try:
+        for i in range(100):
+            s.send(msgpack.packb({"op": "ping", "id": i}), 0)
+        ids = [msgpack.unpackb(s.recv())["id"] for _ in range(100)]
+    finally:
+        s.close()
+    assert ids == list(range(100))
+    with kgd.client() as c:
+        after = c.stats()["requests"]
+    served = after["total"] - before["total"]
+    rounds = after["rounds"] - before["rounds"]
+    assert served == 101  # the 100 pings and the first stats
+    assert 1 <= rounds <= served
 
 
 def test_entity_by_alias_case_insensitive(kgd):
@@ -177,6 +207,43 @@ def test_neighbors(kgd):
             assert n["from"] in (v["subject"], v["object"])
         lim = c.neighbors("China", direction="both", limit=2)
         assert len(lim["neighbors"]) == 2 and lim["truncated"] is True
+
+
+def test_neighbors_detail(kgd):
+    """brief and ids list the same entities as full, in the same order,
+    with less of each; brief's relation and direction agree with full's
+    via relation."""
+    with kgd.client() as c:
+        for kw in ({"entity": "China", "direction": "both"},
+                   {"entity": "Macron", "depth": 2},
+                   {"entity": "cognac", "direction": "in"}):
+            full = c.neighbors(**kw)["neighbors"]
+            brief = c.neighbors(detail="brief", **kw)
+            ids = c.neighbors(detail="ids", **kw)
+            assert full, kw
+            assert brief["truncated"] is False and ids["truncated"] is False
+            assert ids["neighbors"] == [n["entity"] for n in full]
+            assert [(b["entity"], b["kind"], b["depth"], b["from"])
+                    for b in brief["neighbors"]] == [
+                (n["entity"], n["kind"], n["depth"], n["from"]) for n in full]
+            for b, n in zip(brief["neighbors"], full):
+                assert set(b) == {"entity", "kind", "depth", "from", "relation",
+                                  "direction"}
+                v = n["via"]
+                assert b["relation"] == v["relation"]
+                if b["direction"] == "out":
+                    assert (v["subject"], v["object"]) == (b["from"], b["entity"])
+                else:
+                    assert b["direction"] == "in"
+                    assert (v["subject"], v["object"]) == (b["entity"], b["from"])
+        assert c.neighbors("China", detail="full") == c.neighbors("China")
+        lim = c.neighbors("China", direction="both", limit=2, detail="ids")
+        assert len(lim["neighbors"]) == 2 and lim["truncated"] is True
+        with pytest.raises(K.InvalidRequest) as e:
+            c.neighbors("China", detail="everything")
+        assert "detail" in str(e.value)
+        with pytest.raises(K.InvalidRequest):
+            c.call("neighbors", entity="China", detail=3)
 
 
 def test_path(kgd):

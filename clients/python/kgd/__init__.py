@@ -356,13 +356,16 @@ class Client:
                                               as_of=as_of, limit=limit))
 
     def neighbors(self, entity, direction=None, relations=None, depth=None,
-                  as_of=None, limit=None):
+                  as_of=None, limit=None, detail=None):
         """Breadth-first neighbours: ``{"neighbors": [{"entity", "kind",
         "depth", "from", "via"}...], "truncated"}``. ``direction`` is
-        ``out`` (server default), ``in`` or ``both``."""
+        ``out`` (server default), ``in`` or ``both``. ``detail="brief"``
+        gives ``{"entity", "kind", "depth", "from", "relation",
+        "direction"}`` per neighbour, ``detail="ids"`` only their ids."""
         return self.call("neighbors", **_args(entity=entity, direction=direction,
                                               relations=relations, depth=depth,
-                                              as_of=as_of, limit=limit))
+                                              as_of=as_of, limit=limit,
+                                              detail=detail))
 
     def path(self, from_, to, relations=None, max_length=None, direction=None,
              all=None, as_of=None, limit=None):

@@ -1,0 +1,139 @@
+/* bench_neighbors.c - what one-hop `neighbors` costs kgd's request loop
+ * on a big graph, without the transport: resolve the name, walk the
+ * relations, write the reply, for rounds of 64 random entities, with and
+ * without the round prefetch kgd does first (kg_entities_prefetch). The
+ * two variants alternate in one process, so they share the machine's
+ * state; the figures are medians over the repetitions.
+ *
+ *   bench_neighbors GRAPH.tsv ENTITIES [REPEATS]
+ *       GRAPH.tsv as written by `bench_server gen` (entities e0..e{N-1})
+ *
+ * Prints ns per query for: no prefetch, the entity only (hops 0), the
+ * entity and its one-hop neighbourhood (hops 1).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kg/graph.h"
+#include "kg/io.h"
+#include "kg/proto.h"
+#include "kg/query.h"
+
+#define ROUND 64
+#define ROUNDS 2000
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One pass of ROUNDS rounds; ns per query. mode: -1 no prefetch, else
+ * the hops given to kg_entities_prefetch. */
+static double pass(const kg_graph *g, unsigned long n_ent, int mode, uint64_t *rng,
+                   kg_writer *w, size_t *sink)
+{
+    static char buf[ROUND][24];
+    const char *names[ROUND];
+    uint64_t total = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < ROUND; i++) {
+            snprintf(buf[i], sizeof buf[i], "e%lu", (unsigned long)(rng_next(rng) % n_ent));
+            names[i] = buf[i];
+        }
+        uint64_t t0 = now_ns();
+        if (mode >= 0)
+            kg_entities_prefetch(g, names, ROUND, (unsigned)mode);
+        for (int i = 0; i < ROUND; i++) {
+            kg_neighbors_query q;
+            memset(&q, 0, sizeof q);
+            q.entity = names[i];
+            kg_neighbor_list res;
+            if (kg_query_neighbors(g, &q, &res, NULL) != 0)
+                continue;
+            kg_writer_reset(w);
+            kg_write_array(w, res.n);
+            for (size_t k = 0; k < res.n; k++) {
+                const char *id;
+                kg_entity_ids(g, &res.items[k].entity, 1, &id);
+                kg_write_str(w, id);
+                kg_write_str(w, kg_relation_kind(g, res.items[k].via));
+            }
+            size_t len;
+            kg_writer_data(w, &len);
+            *sink += len;
+            kg_neighbor_list_free(&res);
+        }
+        total += now_ns() - t0;
+    }
+    return (double)total / (ROUNDS * ROUND);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_neighbors GRAPH.tsv ENTITIES [REPEATS]\n");
+        return 2;
+    }
+    unsigned long n_ent = strtoul(argv[2], NULL, 10);
+    int reps = argc > 3 ? atoi(argv[3]) : 9;
+    if (n_ent == 0 || reps < 1 || reps > 1000) {
+        fprintf(stderr, "bench_neighbors: ENTITIES > 0, REPEATS 1..1000\n");
+        return 2;
+    }
+    kg_graph *g = kg_graph_new();
+    kg_error err;
+    uint64_t t = now_ns();
+    if (!g || kg_load_file(g, argv[1], KG_FORMAT_AUTO, &err) != 0) {
+        fprintf(stderr, "bench_neighbors: %s\n", g ? err.message : "out of memory");
+        return 1;
+    }
+    printf("loaded %zu entities, %zu relations in %.1f s\n", kg_entity_count(g),
+           kg_relation_count(g), (double)(now_ns() - t) / 1e9);
+    kg_writer *w = kg_writer_new();
+    uint64_t rng = 42;
+    size_t sink = 0;
+    double *f[3];
+    for (int m = 0; m < 3; m++)
+        f[m] = calloc((size_t)reps, sizeof **f);
+    const char *only = getenv("BENCH_NEIGHBORS_ONLY"); /* -1, 0 or 1: for perf */
+    for (int r = 0; r < reps; r++)
+        for (int m = 0; m < 3; m++)
+            f[m][r] = only && atoi(only) != m - 1 ? 0
+                                                  : pass(g, n_ent, m - 1, &rng, w, &sink);
+    static const char *label[] = {"no prefetch", "prefetch entity (hops 0)",
+                                  "prefetch one hop (hops 1)"};
+    double med[3];
+    for (int m = 0; m < 3; m++) {
+        qsort(f[m], (size_t)reps, sizeof *f[m], cmp_double);
+        med[m] = f[m][reps / 2];
+        printf("%-28s %7.0f ns/query  (min %.0f, max %.0f, %d x %d queries)\n", label[m],
+               med[m], f[m][0], f[m][reps - 1], reps, ROUNDS * ROUND);
+        free(f[m]);
+    }
+    printf("ratio hops 1 / none: %.2f   hops 0 / none: %.2f   (%zu bytes written)\n",
+           med[2] / med[0], med[1] / med[0], sink);
+    kg_writer_destroy(&w);
+    kg_graph_destroy(&g);
+    return 0;
+}
