@@ -6,13 +6,15 @@ Starts, on loopback, in this order:
   2. kgd on a generated graph of 1M entities and 5M relations (TSV,
      written once by `bench_server gen` into the work directory),
   3. bench_echo, a ROUTER that echoes (the transport's ceiling),
-  4. redis-server (--save '' --appendonly no) with a 10-member set,
+  4. redis-server (--save '' --appendonly no) with a 10-member set and,
+     unless --skip-big, the big graph's out-adjacency as 1M sets,
 and measures, with 1, 4 and 16 clients each keeping up to 64 requests in
 flight, requests per second and p50/p99 latency of kgd `ping`, `entity`
-and one-hop `neighbors` (bench_server load; its clients are, by default,
-one thread speaking ZMTP over plain sockets, as redis-benchmark drives its
-connections from one thread), of the echo, and of Redis
-SMEMBERS (redis-benchmark -c N -P 64). Every figure is the median of
+and one-hop `neighbors` with detail full, brief and ids (bench_server
+load; its clients are, by default, one thread speaking ZMTP over plain
+sockets, as redis-benchmark drives its connections from one thread), of
+the echo, and of Redis SMEMBERS (redis-benchmark -c N -P 64) of the one
+set and of a random one of the 1M sets. Every figure is the median of
 --runs runs. Prints a table and the ratios kgd/Redis and kgd/echo, and
 writes them as JSON (--json).
 
@@ -43,7 +45,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
 CLIENTS = (1, 4, 16)
 DEPTH = 64
-OPS = ("ping", "entity", "neighbors")
+# neighbors:X asks neighbors with detail X (docs/protocol.md).
+OPS = ("ping", "entity", "neighbors", "neighbors:brief", "neighbors:ids")
 DEFAULT_NAMES = ["China", "France", "Russia", "Ukraine", "United States", "European Union",
                  "NATO", "cognac", "pork", "Xi Jinping", "Emmanuel Macron", "rare earths",
                  "electric vehicles", "dairy products", "Beijing", "giant pandas"]
@@ -105,9 +108,12 @@ def rss_mb(pid):
 
 def load(bench, endpoint, op, clients, seconds, client, names=None, entities=None,
          echo=False):
+    op, _, detail = op.partition(":")
     cmd = [bench, "load", "--endpoint", endpoint, "--op", op, "--clients", str(clients),
            "--depth", str(DEPTH), "--seconds", str(seconds), "--warmup", "0.5",
            "--client", client]
+    if detail:
+        cmd += ["--detail", detail]
     if names:
         cmd += ["--names", ",".join(names)]
     if entities:
@@ -123,12 +129,17 @@ def load(bench, endpoint, op, clients, seconds, client, names=None, entities=Non
             "p99_us": float(fields["p99_us"]), "reply_bytes": float(fields["reply_bytes"])}
 
 
-def redis_bench(port, clients, seconds_hint, rps_guess=200000):
+def redis_bench(port, clients, seconds_hint, rps_guess=200000, key="kgbench:set",
+                keyspace=None):
     # redis-benchmark runs a request count, not a duration: size it to about
     # seconds_hint at the guessed rate (bounded).
     n = int(min(max(rps_guess * seconds_hint, 50000), 5000000))
     cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
-           "-P", str(DEPTH), "-n", str(n), "--csv", "SMEMBERS", "kgbench:set"]
+           "-P", str(DEPTH), "-n", str(n), "--csv"]
+    if keyspace:
+        # __rand_int__ in the key becomes a random 12-digit number < keyspace
+        cmd += ["-r", str(keyspace)]
+    cmd += ["SMEMBERS", key]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                        timeout=600)
     if r.returncode != 0:
@@ -138,6 +149,33 @@ def redis_bench(port, clients, seconds_hint, rps_guess=200000):
     d = dict(zip(head, vals))
     return {"rps": float(d["rps"]), "p50_us": float(d["p50_latency_ms"]) * 1000,
             "p99_us": float(d["p99_latency_ms"]) * 1000, "n": n}
+
+
+def redis_load_adjacency(port, tsv, resp_path):
+    """Put the big graph's out-adjacency into Redis: for every subject eN a
+    set adj:<N as 12 digits> of its objects' ids (what a one-hop
+    `neighbors` with detail=ids returns), through redis-cli --pipe."""
+    adj = {}
+    with open(tsv) as f:
+        for line in f:
+            if line.startswith("#") or line.startswith("subject\t"):
+                continue
+            sub, _, obj = line.rstrip("\n").split("\t")[:3]
+            adj.setdefault(sub, []).append(obj)
+    with open(resp_path, "wb") as out:
+        for sub, objs in adj.items():
+            key = "adj:%012d" % int(sub[1:])
+            parts = [b"SADD", key.encode()] + [o.encode() for o in objs]
+            out.write(b"*%d\r\n" % len(parts))
+            for p in parts:
+                out.write(b"$%d\r\n%s\r\n" % (len(p), p))
+    with open(resp_path, "rb") as f:
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "--pipe"],
+                           stdin=f, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=1200)
+    if r.returncode != 0 or "errors: 0" not in r.stdout:
+        raise RuntimeError("redis-cli --pipe: %s" % r.stdout)
+    return len(adj)
 
 
 def median_of(runs):
@@ -251,6 +289,21 @@ def main():
                 guess = r["rps"]
                 runs.append(r)
             record("redis SMEMBERS", c, runs)
+        if not a.skip_big:
+            # Like for like with kgd's big graph: the same adjacency as 1M
+            # sets, SMEMBERS of a random one (not one hot key).
+            t = time.monotonic()
+            n = redis_load_adjacency(port, big, os.path.join(a.workdir, "adjacency.resp"))
+            print("redis: %d adjacency sets loaded in %.1f s, RSS %.0f MB" % (
+                n, time.monotonic() - t, rss_mb(p.p.pid)), flush=True)
+            for c in CLIENTS:
+                runs = []
+                for _ in range(a.runs):
+                    r = redis_bench(port, c, a.seconds, guess, key="adj:__rand_int__",
+                                    keyspace=a.entities)
+                    guess = r["rps"]
+                    runs.append(r)
+                record("redis SMEMBERS 1M sets", c, runs)
     finally:
         p.stop()
 
@@ -263,9 +316,15 @@ def main():
                 k = figs["kgd %s %s" % (gname, op)][str(c)]["rps"]
                 rr = figs["redis SMEMBERS"][str(c)]["rps"]
                 ee = figs["zmq echo"][str(c)]["rps"]
-                ratios["%s %s c=%d" % (gname, op, c)] = {"kgd/redis": k / rr, "kgd/echo": k / ee}
-                print("  %-7s %-9s c=%-2d kgd/redis %5.2f   kgd/echo %5.2f" % (
-                    gname, op, c, k / rr, k / ee))
+                row = {"kgd/redis": k / rr, "kgd/echo": k / ee}
+                line = "  %-7s %-13s c=%-2d kgd/redis %5.2f   kgd/echo %5.2f" % (
+                    gname, op, c, k / rr, k / ee)
+                big_sets = figs.get("redis SMEMBERS 1M sets", {}).get(str(c))
+                if gname == "big" and big_sets:
+                    row["kgd/redis-1M-sets"] = k / big_sets["rps"]
+                    line += "   kgd/redis(1M sets) %5.2f" % row["kgd/redis-1M-sets"]
+                ratios["%s %s c=%d" % (gname, op, c)] = row
+                print(line)
     results["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     if a.json:
         with open(a.json, "w") as f:
