@@ -69,6 +69,21 @@ int kg_writer_release(kg_writer *w, char **buf, size_t *len)
     return 0;
 }
 
+/* The small items replies are mostly made of - short strings, small
+ * maps and arrays, small integers - are written straight into the
+ * sbuffer when it has room, in the encoding msgpack_pack_* would choose
+ * (fixstr, fixmap, fixarray, positive fixint); the rest, and a full
+ * buffer, go through msgpack-c's packer. */
+static inline bool room(const kg_writer *w, size_t n)
+{
+    return !w->error && w->sbuf.data && w->sbuf.alloc - w->sbuf.size >= n;
+}
+
+static inline void put1(kg_writer *w, unsigned char b)
+{
+    w->sbuf.data[w->sbuf.size++] = (char)b;
+}
+
 /* Fold a packer result into the sticky error. */
 static int done(kg_writer *w, int rc)
 {
@@ -91,6 +106,10 @@ int kg_write_int(kg_writer *w, int64_t i)
 
 int kg_write_uint(kg_writer *w, uint64_t u)
 {
+    if (u < 0x80 && room(w, 1)) {
+        put1(w, (unsigned char)u);
+        return 0;
+    }
     return done(w, msgpack_pack_uint64(&w->pk, u));
 }
 
@@ -105,6 +124,12 @@ int kg_write_strn(kg_writer *w, const char *s, size_t len)
         return done(w, -1);
     if (!s)
         s = "";
+    if (len < 32 && room(w, len + 1)) {
+        put1(w, (unsigned char)(0xa0 | len));
+        memcpy(w->sbuf.data + w->sbuf.size, s, len);
+        w->sbuf.size += len;
+        return 0;
+    }
     return done(w, msgpack_pack_str_with_body(&w->pk, s, len));
 }
 
@@ -128,6 +153,10 @@ int kg_write_array(kg_writer *w, size_t n)
 {
     if (n > UINT32_MAX)
         return done(w, -1);
+    if (n < 16 && room(w, 1)) {
+        put1(w, (unsigned char)(0x90 | n));
+        return 0;
+    }
     return done(w, msgpack_pack_array(&w->pk, n));
 }
 
@@ -135,6 +164,10 @@ int kg_write_map(kg_writer *w, size_t n)
 {
     if (n > UINT32_MAX)
         return done(w, -1);
+    if (n < 16 && room(w, 1)) {
+        put1(w, (unsigned char)(0x80 | n));
+        return 0;
+    }
     return done(w, msgpack_pack_map(&w->pk, n));
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <msgpack.h>
 
 #include "kg/change.h"
 #include "kg/graph.h"
@@ -718,10 +719,56 @@ static void test_utf8(void **state)
     kg_value_destroy(&b);
 }
 
+/* kg_writer's own fast paths for small items produce exactly the bytes
+ * msgpack-c's packer does, at every size around the format boundaries
+ * and across the buffer's growth (the first write of an empty writer and
+ * writes that do not fit go through the packer). */
+static void test_writer_matches_msgpack_c(void **state)
+{
+    (void)state;
+    kg_writer *w = kg_writer_new();
+    assert_non_null(w);
+    msgpack_sbuffer ref;
+    msgpack_sbuffer_init(&ref);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &ref, msgpack_sbuffer_write);
+    char text[300];
+    memset(text, 'x', sizeof text);
+    for (int round = 0; round < 80; round++) {
+        for (size_t n = 0; n < 40; n++) {
+            kg_write_strn(w, text, n);
+            msgpack_pack_str_with_body(&pk, text, n);
+        }
+        kg_write_strn(w, text, 300);
+        msgpack_pack_str_with_body(&pk, text, 300);
+        for (size_t n = 0; n < 20; n++) {
+            kg_write_map(w, n);
+            msgpack_pack_map(&pk, n);
+            kg_write_array(w, n);
+            msgpack_pack_array(&pk, n);
+        }
+        for (uint64_t u = 0; u < 300; u += 7) {
+            kg_write_uint(w, u);
+            msgpack_pack_uint64(&pk, u);
+        }
+        kg_write_uint(w, UINT64_MAX);
+        msgpack_pack_uint64(&pk, UINT64_MAX);
+    }
+    size_t len;
+    const char *got = kg_writer_data(w, &len);
+    assert_int_equal(kg_writer_error(w), 0);
+    assert_true(len > 65536); /* grew several times */
+    assert_int_equal(len, ref.size);
+    assert_memory_equal(got, ref.data, len);
+    msgpack_sbuffer_destroy(&ref);
+    kg_writer_destroy(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_writer_matches_msgpack_c),
         cmocka_unit_test(test_known_bytes),
         cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_nesting),
