@@ -8,8 +8,9 @@
  *   bench_neighbors GRAPH.tsv ENTITIES [REPEATS]
  *       GRAPH.tsv as written by `bench_server gen` (entities e0..e{N-1})
  *
- * Prints ns per query for: no prefetch, the entity only (hops 0), the
- * entity and its one-hop neighbourhood (hops 1).
+ * Prints ns per query for: no prefetch, the entity only
+ * (KG_PREFETCH_ENTITY), the entity and its one-hop neighbourhood
+ * (KG_PREFETCH_NEIGHBORS, what kgd does for neighbors requests).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -48,8 +49,8 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* One pass of ROUNDS rounds; ns per query. mode: -1 no prefetch, else
- * the hops given to kg_entities_prefetch. */
+/* One pass of ROUNDS rounds; ns per query. mode: -1 no prefetch, 0 the
+ * entity only, 1 its one-hop neighbourhood (KG_PREFETCH_NEIGHBORS). */
 static double pass(const kg_graph *g, unsigned long n_ent, int mode, uint64_t *rng,
                    kg_writer *w, size_t *sink)
 {
@@ -63,7 +64,8 @@ static double pass(const kg_graph *g, unsigned long n_ent, int mode, uint64_t *r
         }
         uint64_t t0 = now_ns();
         if (mode >= 0)
-            kg_entities_prefetch(g, names, ROUND, (unsigned)mode);
+            kg_entities_prefetch(g, names, ROUND,
+                                 mode ? KG_PREFETCH_NEIGHBORS : KG_PREFETCH_ENTITY);
         for (int i = 0; i < ROUND; i++) {
             kg_neighbors_query q;
             memset(&q, 0, sizeof q);
@@ -121,8 +123,8 @@ int main(int argc, char **argv)
         for (int m = 0; m < 3; m++)
             f[m][r] = only && atoi(only) != m - 1 ? 0
                                                   : pass(g, n_ent, m - 1, &rng, w, &sink);
-    static const char *label[] = {"no prefetch", "prefetch entity (hops 0)",
-                                  "prefetch one hop (hops 1)"};
+    static const char *label[] = {"no prefetch", "prefetch the entity",
+                                  "prefetch its neighbourhood"};
     double med[3];
     for (int m = 0; m < 3; m++) {
         qsort(f[m], (size_t)reps, sizeof *f[m], cmp_double);
@@ -131,7 +133,7 @@ int main(int argc, char **argv)
                med[m], f[m][0], f[m][reps - 1], reps, ROUNDS * ROUND);
         free(f[m]);
     }
-    printf("ratio hops 1 / none: %.2f   hops 0 / none: %.2f   (%zu bytes written)\n",
+    printf("ratio neighbourhood / none: %.2f   entity / none: %.2f   (%zu bytes written)\n",
            med[2] / med[0], med[1] / med[0], sink);
     kg_writer_destroy(&w);
     kg_graph_destroy(&g);

@@ -15,8 +15,9 @@ load; its clients are, by default, one thread speaking ZMTP over plain
 sockets, as redis-benchmark drives its connections from one thread), of
 the echo, and of Redis SMEMBERS (redis-benchmark -c N -P 64) of the one
 set and of a random one of the 1M sets. Every figure is the median of
---runs runs. Prints a table and the ratios kgd/Redis and kgd/echo, and
-writes them as JSON (--json).
+--runs runs; the runs are interleaved (run 1 of every measurement, then
+run 2, ...) with every server up throughout. Prints a table and the
+ratios kgd/Redis and kgd/echo, and writes them as JSON (--json).
 
 Usage:
     bench/run-server-bench.py [--build build] [--runs 3] [--seconds 3]
@@ -238,13 +239,19 @@ def main():
             print("  %.1f s" % (time.monotonic() - t), flush=True)
         graphs.append(("big", [big], {"entities": a.entities}))
 
-    # --- kgd
-    for gname, files, who in graphs:
-        log = os.path.join(a.workdir, "kgd-%s.log" % gname)
-        t = time.monotonic()
-        p = Proc([kgd, "--bind", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
-                  "--log-level", "info"] + files, log)
-        try:
+    # Every server runs for the whole benchmark and the measurements are
+    # interleaved - run 1 of everything, then run 2 of everything... - so
+    # that a neighbour's load on the shared machine, which comes and goes,
+    # falls on kgd, the echo and Redis alike rather than on one of them.
+    procs = []
+    targets = []  # (name, clients, measure function)
+    try:
+        for gname, files, who in graphs:
+            log = os.path.join(a.workdir, "kgd-%s.log" % gname)
+            t = time.monotonic()
+            p = Proc([kgd, "--bind", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
+                      "--log-level", "info"] + files, log)
+            procs.append(p)
             ep = p.wait_for(r"listening on (\S+)", 1200).group(1)
             results.setdefault("load", {})[gname] = {
                 "seconds": round(time.monotonic() - t, 1), "rss_mb": round(rss_mb(p.p.pid))}
@@ -252,43 +259,37 @@ def main():
                 gname, ep, time.monotonic() - t, rss_mb(p.p.pid)), flush=True)
             for op in OPS:
                 for c in CLIENTS:
-                    runs = [load(bench, ep, op, c, a.seconds, a.client, **who)
-                            for _ in range(a.runs)]
-                    record("kgd %s %s" % (gname, op), c, runs)
-        finally:
-            rc = p.stop()
-            if rc != 0:
-                print("kgd exited with %s, log %s" % (rc, log), file=sys.stderr)
+                    targets.append(("kgd %s %s" % (gname, op), c,
+                                    lambda ep=ep, op=op, c=c, who=who:
+                                    load(bench, ep, op, c, a.seconds, a.client, **who)))
 
-    # --- the echo
-    p = Proc([echo, "tcp://127.0.0.1:*", "3600"], os.path.join(a.workdir, "echo.log"))
-    try:
+        p = Proc([echo, "tcp://127.0.0.1:*", "3600"], os.path.join(a.workdir, "echo.log"))
+        procs.append(p)
         ep = p.wait_for(r"listening on (\S+)", 20).group(1)
         for c in CLIENTS:
-            runs = [load(bench, ep, "ping", c, a.seconds, a.client, echo=True)
-                    for _ in range(a.runs)]
-            record("zmq echo", c, runs)
-    finally:
-        p.stop()
+            targets.append(("zmq echo", c, lambda ep=ep, c=c:
+                            load(bench, ep, "ping", c, a.seconds, a.client, echo=True)))
 
-    # --- Redis
-    port = free_port()
-    p = Proc(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-              "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"],
-             os.path.join(a.workdir, "redis.log"))
-    try:
+        port = free_port()
+        p = Proc(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                  "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"],
+                 os.path.join(a.workdir, "redis.log"))
+        procs.append(p)
         p.wait_for(r"Ready to accept connections", 20)
-        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "SADD", "kgbench:set"] +
-                       ["member-%d" % i for i in range(10)], check=True,
+        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "SADD",
+                        "kgbench:set"] + ["member-%d" % i for i in range(10)], check=True,
                        stdout=subprocess.DEVNULL, timeout=20)
-        guess = 300000
+        guess = {}
+
+        def redis_target(name, c, **kw):
+            def run():
+                r = redis_bench(port, c, a.seconds, guess.get((name, c), 300000), **kw)
+                guess[(name, c)] = r["rps"]
+                return r
+            return (name, c, run)
+
         for c in CLIENTS:
-            runs = []
-            for _ in range(a.runs):
-                r = redis_bench(port, c, a.seconds, guess)
-                guess = r["rps"]
-                runs.append(r)
-            record("redis SMEMBERS", c, runs)
+            targets.append(redis_target("redis SMEMBERS", c))
         if not a.skip_big:
             # Like for like with kgd's big graph: the same adjacency as 1M
             # sets, SMEMBERS of a random one (not one hot key).
@@ -297,15 +298,22 @@ def main():
             print("redis: %d adjacency sets loaded in %.1f s, RSS %.0f MB" % (
                 n, time.monotonic() - t, rss_mb(p.p.pid)), flush=True)
             for c in CLIENTS:
-                runs = []
-                for _ in range(a.runs):
-                    r = redis_bench(port, c, a.seconds, guess, key="adj:__rand_int__",
-                                    keyspace=a.entities)
-                    guess = r["rps"]
-                    runs.append(r)
-                record("redis SMEMBERS 1M sets", c, runs)
+                targets.append(redis_target("redis SMEMBERS 1M sets", c,
+                                            key="adj:__rand_int__", keyspace=a.entities))
+
+        got = {}
+        for r in range(a.runs):
+            print("run %d of %d (%d measurements)" % (r + 1, a.runs, len(targets)), flush=True)
+            for name, c, run in targets:
+                got.setdefault((name, c), []).append(run())
+        for name, c, _ in targets:
+            record(name, c, got[(name, c)])
     finally:
-        p.stop()
+        for p in procs:
+            rc = p.stop()
+            if rc not in (0, None):
+                print("%s exited with %s, log %s" % (p.cmd[0], rc, p.log_path),
+                      file=sys.stderr)
 
     # --- ratios
     print("\nratios (median rps):")

@@ -113,13 +113,20 @@ int kg_entity_add(kg_graph *g, const kg_entity_spec *spec, kg_eid *out,
 /* Resolve a name: first as an id, then as an alias (case-insensitive).
  * KG_NONE when unknown. */
 kg_eid kg_entity_find(const kg_graph *g, const char *name);
-/* A hint: names[0..n) are about to be resolved (kg_entity_find). Fetches
- * what that reads - index slot, record, id - for all of them in parallel,
- * level by level; with hops = 1 also their first relations and the ids at
- * the other ends (what a one-hop neighbors reads). NULL names are
+/* How far kg_entities_prefetch reaches from each name. */
+typedef enum kg_prefetch {
+    KG_PREFETCH_ENTITY,    /* index slot, record, id */
+    KG_PREFETCH_RELATIONS, /* and its first relations (ends, kind) */
+    KG_PREFETCH_NEIGHBORS  /* and the ids at their other ends */
+} kg_prefetch;
+
+/* A hint: names[0..n) are about to be resolved (kg_entity_find) and, by
+ * `reach`, their relations read. Fetches that memory for all of them in
+ * parallel, level by level, so that the cache misses of a batch of
+ * look-ups overlap instead of following one another. NULL names are
  * skipped; the graph is not changed. */
 void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n,
-                          unsigned hops);
+                          kg_prefetch reach);
 /* Resolve as a canonical id only (case-insensitive); KG_NONE when not. */
 kg_eid kg_entity_by_id(const kg_graph *g, const char *id);
 /* Remove an entity and every relation that touches it. */

@@ -2029,7 +2029,7 @@ void kg_entity_ids(const kg_graph *g, const kg_eid *es, size_t n, const char **o
     }
 }
 
-/* Most relations per entity kg_entities_prefetch fetches with hops = 1. */
+/* Most relations per entity kg_entities_prefetch fetches. */
 #define FETCH_EDGES 16
 /* Entities per level-by-level pass of kg_entities_prefetch. */
 #define FETCH_NAMES 16
@@ -2053,7 +2053,7 @@ static void fetch_ids(const kg_graph *g, const kg_eid *es, size_t n)
 }
 
 void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n,
-                          unsigned hops)
+                          kg_prefetch reach)
 {
     if (!g || !g->id_idx.slot)
         return;
@@ -2076,7 +2076,7 @@ void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n,
             if (slot[i] != KG_NONE && t->slot[slot[i]] != KG_NONE)
                 e[ne++] = t->slot[slot[i]];
         fetch_ids(g, e, ne);
-        if (hops == 0)
+        if (reach == KG_PREFETCH_ENTITY)
             continue;
         /* Their first relations, and the ids at the other ends. */
         for (size_t i = 0; i < ne; i++) {
@@ -2097,6 +2097,8 @@ void kg_entities_prefetch(const kg_graph *g, const char *const *names, size_t n,
             }
         }
         kg_relations_prefetch(g, r, nr);
+        if (reach == KG_PREFETCH_RELATIONS)
+            continue;
         for (size_t i = 0; i < nr; i++) {
             const rel *x = R(g, r[i]);
             from[i] = x->s == from[i] ? x->o : x->s;

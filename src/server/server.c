@@ -300,8 +300,8 @@ static bool prepare(kg_server *s, kg_slot *slot)
 static void prefetch_round(kg_server *s, size_t n, const bool *ok)
 {
     static const char *const keys[] = {"entity", "name", "from", "subject"};
-    const char *names[KG_ROUND_MAX], *hop[KG_ROUND_MAX];
-    size_t k = 0, h = 0;
+    const char *names[3][KG_ROUND_MAX];
+    size_t k[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         if (!ok[i])
             continue;
@@ -310,17 +310,21 @@ static void prefetch_round(kg_server *s, size_t n, const bool *ok)
             const char *v = kg_value_cstr(kg_value_get(req, keys[j]));
             if (!v)
                 continue;
-            /* A neighbors request reads the entity's relations next. */
+            /* What the op reads next: entity counts the entity's
+             * relations by kind, neighbors and relations go on to the
+             * entities at the other ends. */
             const char *op = kg_value_cstr(kg_value_get(req, "op"));
-            if (op && strcmp(op, "neighbors") == 0)
-                hop[h++] = v;
-            else
-                names[k++] = v;
+            kg_prefetch reach = KG_PREFETCH_ENTITY;
+            if (op && strcmp(op, "entity") == 0)
+                reach = KG_PREFETCH_RELATIONS;
+            else if (op && (strcmp(op, "neighbors") == 0 || strcmp(op, "relations") == 0))
+                reach = KG_PREFETCH_NEIGHBORS;
+            names[reach][k[reach]++] = v;
             break;
         }
     }
-    kg_entities_prefetch(s->g, names, k, 0);
-    kg_entities_prefetch(s->g, hop, h, 1);
+    for (int r = 0; r < 3; r++)
+        kg_entities_prefetch(s->g, names[r], k[r], (kg_prefetch)r);
 }
 
 static void do_snapshot_auto(kg_server *s)

@@ -730,10 +730,11 @@ static void test_batch_reads(void **state)
         assert_string_equal(ids[i], kg_entity_id(g, es[i]));
     }
     assert_string_equal(ids[N + 2], "Entity-3");
-    kg_entities_prefetch(g, names, N + 2, 0);
-    kg_entities_prefetch(g, names, N + 2, 1);
-    kg_entities_prefetch(g, NULL, 0, 1);
-    kg_entities_prefetch(NULL, names, N, 1);
+    kg_entities_prefetch(g, names, N + 2, KG_PREFETCH_ENTITY);
+    kg_entities_prefetch(g, names, N + 2, KG_PREFETCH_RELATIONS);
+    kg_entities_prefetch(g, names, N + 2, KG_PREFETCH_NEIGHBORS);
+    kg_entities_prefetch(g, NULL, 0, KG_PREFETCH_NEIGHBORS);
+    kg_entities_prefetch(NULL, names, N, KG_PREFETCH_NEIGHBORS);
     kg_entity_ids(g, es, 0, ids);
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "entity-%d", i); /* case-insensitive */
