@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "kg/graph.h"
 #include "kg/io.h"
 #include "kg/proto.h"
@@ -25,23 +26,6 @@
 
 #define ROUND 64
 #define ROUNDS 2000
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -59,10 +43,10 @@ static double pass(const kg_graph *g, unsigned long n_ent, int mode, uint64_t *r
     uint64_t total = 0;
     for (int r = 0; r < ROUNDS; r++) {
         for (int i = 0; i < ROUND; i++) {
-            snprintf(buf[i], sizeof buf[i], "e%lu", (unsigned long)(rng_next(rng) % n_ent));
+            snprintf(buf[i], sizeof buf[i], "e%lu", (unsigned long)(bench_rng_next(rng) % n_ent));
             names[i] = buf[i];
         }
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         if (mode >= 0)
             kg_entities_prefetch(g, names, ROUND,
                                  mode ? KG_PREFETCH_NEIGHBORS : KG_PREFETCH_ENTITY);
@@ -86,7 +70,7 @@ static double pass(const kg_graph *g, unsigned long n_ent, int mode, uint64_t *r
             *sink += len;
             kg_neighbor_list_free(&res);
         }
-        total += now_ns() - t0;
+        total += bench_now_ns() - t0;
     }
     return (double)total / (ROUNDS * ROUND);
 }
@@ -105,13 +89,13 @@ int main(int argc, char **argv)
     }
     kg_graph *g = kg_graph_new();
     kg_error err;
-    uint64_t t = now_ns();
+    uint64_t t = bench_now_ns();
     if (!g || kg_load_file(g, argv[1], KG_FORMAT_AUTO, &err) != 0) {
         fprintf(stderr, "bench_neighbors: %s\n", g ? err.message : "out of memory");
         return 1;
     }
     printf("loaded %zu entities, %zu relations in %.1f s\n", kg_entity_count(g),
-           kg_relation_count(g), (double)(now_ns() - t) / 1e9);
+           kg_relation_count(g), (double)(bench_now_ns() - t) / 1e9);
     kg_writer *w = kg_writer_new();
     uint64_t rng = 42;
     size_t sink = 0;

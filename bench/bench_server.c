@@ -42,17 +42,6 @@
 
 /* ---- gen ------------------------------------------------------------------- */
 
-static uint64_t rng_next(uint64_t *s)
-{
-    /* xorshift64* */
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 static int gen(int argc, char **argv)
 {
     if (argc < 5) {
@@ -78,9 +67,9 @@ static int gen(int argc, char **argv)
         fprintf(f, "#@entity\te%lu\t%s\n", i, kinds[i % 6]);
     uint64_t s = seed;
     for (unsigned long i = 0; i < nr; i++) {
-        unsigned long a = (unsigned long)(rng_next(&s) % ne);
-        unsigned long b = (unsigned long)(rng_next(&s) % ne);
-        unsigned k = (unsigned)(rng_next(&s) % 20);
+        unsigned long a = (unsigned long)(bench_rng_next(&s) % ne);
+        unsigned long b = (unsigned long)(bench_rng_next(&s) % ne);
+        unsigned k = (unsigned)(bench_rng_next(&s) % 20);
         fprintf(f, "e%lu\tr%u\te%lu\n", a, k, b);
     }
     if (fclose(f) != 0) {
@@ -91,18 +80,6 @@ static int gen(int argc, char **argv)
 }
 
 /* ---- what both load generators share ----------------------------------------- */
-
-uint64_t load_rng_next(uint64_t *s)
-{
-    return rng_next(s);
-}
-
-uint64_t load_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Read a msgpack string at p (fixstr/str8/str16); its length or -1. */
 static long rd_str(const unsigned char *p, size_t n, size_t *at, const char **s)
@@ -189,10 +166,10 @@ int load_encode(kg_writer *w, const load_opts *o, uint64_t id, uint64_t *rng)
     kg_write_str(w, o->op);
     if (!ping) {
         if (o->n_names)
-            who = o->names[rng_next(rng) % o->n_names];
+            who = o->names[bench_rng_next(rng) % o->n_names];
         else
             snprintf(name, sizeof name, "e%lu",
-                     (unsigned long)(rng_next(rng) % o->entities));
+                     (unsigned long)(bench_rng_next(rng) % o->entities));
         kg_write_str(w, strcmp(o->op, "entity") == 0 ? "name" : "entity");
         kg_write_str(w, who);
         if (detail) {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bench_util.h"
 #include "kg/proto.h"
 
 typedef struct load_opts {
@@ -42,8 +43,6 @@ typedef struct load_client {
     char failure[256];
 } load_client;
 
-uint64_t load_now_ns(void);
-uint64_t load_rng_next(uint64_t *s);
 
 /* Encode request `id` for o into w (reset first): 0 or nonzero. */
 int load_encode(kg_writer *w, const load_opts *o, uint64_t id, uint64_t *rng);

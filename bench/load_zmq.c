@@ -37,14 +37,14 @@ static void *run_worker(void *arg)
     uint64_t *sent_at = calloc((size_t)o->depth, sizeof *sent_at);
     uint64_t rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(wk->index + 1);
     uint64_t next_id = 0, next_reply = 0;
-    uint64_t t0 = load_now_ns();
+    uint64_t t0 = bench_now_ns();
     uint64_t measure_from = t0 + (uint64_t)(o->warmup * 1e9);
     uint64_t end = measure_from + (uint64_t)(o->seconds * 1e9);
     uint64_t depth = (uint64_t)o->depth;
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     while (w && sent_at) {
-        uint64_t now = load_now_ns();
+        uint64_t now = bench_now_ns();
         /* Keep the pipe full until the end (in burst mode: refill only
          * when it is empty), then drain. */
         if (!o->burst || next_id == next_reply) {
@@ -53,7 +53,7 @@ static void *run_worker(void *arg)
                 if (load_encode(w, o, next_id, &rng) != 0)
                     goto out;
                 const char *body = kg_writer_data(w, &len);
-                sent_at[next_id % depth] = load_now_ns();
+                sent_at[next_id % depth] = bench_now_ns();
                 /* [body] alone: a DEALER needs no empty delimiter
                  * (docs/protocol.md, Framing). */
                 if (zmq_send(sock, body, len, 0) < 0) {
@@ -75,7 +75,7 @@ static void *run_worker(void *arg)
             snprintf(c->failure, sizeof c->failure, "a reply of several frames");
             goto out;
         }
-        uint64_t done = load_now_ns();
+        uint64_t done = bench_now_ns();
         if (!load_check_reply(zmq_msg_data(&msg), zmq_msg_size(&msg), next_reply, o->echo))
             c->errors++;
         if (load_record(c, o, sent_at[next_reply % depth], done, zmq_msg_size(&msg),

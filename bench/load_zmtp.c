@@ -294,7 +294,7 @@ static int drain(conn *k, const load_opts *o, uint64_t measure_from, uint64_t en
         if ((size_t)n < k->in_cap - (k->in_len - (size_t)n))
             break; /* the socket is empty for now */
     }
-    uint64_t done = load_now_ns();
+    uint64_t done = bench_now_ns();
     size_t at = 0;
     while (k->in_len - at >= 2) {
         const unsigned char *p = k->in + at;
@@ -366,11 +366,11 @@ int load_run_zmtp(const load_opts *o, load_client *clients)
         if (handshake(&k[i]))
             goto out;
     }
-    uint64_t t0 = load_now_ns();
+    uint64_t t0 = bench_now_ns();
     uint64_t measure_from = t0 + (uint64_t)(o->warmup * 1e9);
     uint64_t end = measure_from + (uint64_t)(o->seconds * 1e9);
     for (;;) {
-        uint64_t now = load_now_ns();
+        uint64_t now = bench_now_ns();
         int live = 0;
         for (int i = 0; i < nc; i++) {
             conn *c = &k[i];

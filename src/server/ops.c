@@ -674,25 +674,20 @@ static int op_neighbors(kg_server *s, kg_slot *slot, const kg_value *req,
                 kg_write_str(w, ids[i]);
                 continue;
             }
-            if (detail == BRIEF) {
-                kg_write_map(w, 6);
-                write_kv_str(w, "entity", ids[i]);
-                write_kv_str(w, "kind", kg_entity_kind(s->g, nb->entity));
-                kg_write_str(w, "depth");
-                kg_write_uint(w, nb->depth);
-                write_kv_str(w, "from", kg_entity_id(s->g, nb->from));
-                write_kv_str(w, "relation", kg_relation_kind(s->g, nb->via));
-                write_kv_str(w, "direction", nb->dir == KG_IN ? "in" : "out");
-                continue;
-            }
-            kg_write_map(w, 5);
+            /* brief and full share entity, kind, depth and from. */
+            kg_write_map(w, detail == BRIEF ? 6 : 5);
             write_kv_str(w, "entity", ids[i]);
             write_kv_str(w, "kind", kg_entity_kind(s->g, nb->entity));
             kg_write_str(w, "depth");
             kg_write_uint(w, nb->depth);
             write_kv_str(w, "from", kg_entity_id(s->g, nb->from));
-            kg_write_str(w, "via");
-            kg_proto_write_relation(w, s->g, nb->via);
+            if (detail == BRIEF) {
+                write_kv_str(w, "relation", kg_relation_kind(s->g, nb->via));
+                write_kv_str(w, "direction", nb->dir == KG_IN ? "in" : "out");
+            } else {
+                kg_write_str(w, "via");
+                kg_proto_write_relation(w, s->g, nb->via);
+            }
         }
     }
     kg_write_str(w, "truncated");
