@@ -643,9 +643,19 @@ static void loop(kg_server *s)
                 kg_log(KG_LOG_ERROR, "poll: %s", strerror(errno));
                 break;
             }
-            /* The pipes' news (signals, the reload worker's flag, set
-             * before it writes) is handled at the top of the loop. */
-            (void)p;
+            /* A signal may be caught by another thread, which sets
+             * signal_pending and writes the pipe after this thread looked
+             * at the flag: the pipe's byte is the news then. */
+            if (p[1].revents)
+                handle_signals(s);
+            /* The reload worker sets reload_done before it writes its
+             * byte, so the flag (handled at the top) is already there;
+             * the byte only has to go, or poll would not sleep again. */
+            if (p[2].revents) {
+                char buf[16];
+                while (read(s->done_pipe[0], buf, sizeof buf) > 0)
+                    ;
+            }
         }
         if (ticking && !s->read_only) {
             uint64_t now = kg_query_clock_ns() / 1000000u;
