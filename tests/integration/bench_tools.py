@@ -117,3 +117,16 @@ def test_bench_neighbors_runs(tmp_path):
     for label in ("no prefetch", "prefetch the entity", "prefetch its neighbourhood"):
         m = re.search(re.escape(label) + r"\s+(\d+) ns/query", r.stdout)
         assert m and int(m.group(1)) > 0, r.stdout
+
+
+def test_thread_cpu_reports_every_thread():
+    script = os.path.join(os.environ.get("KG_SOURCE_DIR", os.path.dirname(BUILD)),
+                          "bench", "thread-cpu.py")
+    r = run(["/usr/bin/python3", script, "--build", BUILD, "--seconds", "0.3", "--",
+             "--op", "neighbors", "--names", "China,France", "--detail", "brief"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert fields(lines[0])["errors"] == "0"
+    per_thread = {l.split()[0]: float(l.split()[1]) for l in lines[1:]}
+    # kgd's request loop and libzmq's I/O thread both did work.
+    assert per_thread["kgd"] > 0 and per_thread["ZMQbg/IO/0"] > 0
