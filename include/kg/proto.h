@@ -167,6 +167,24 @@ void kg_proto_limits_init(kg_proto_limits *lim);
 int kg_proto_decode(const void *buf, size_t len, const kg_proto_limits *lim,
                     kg_value **out, kg_error *err);
 
+/* A reusable home for decoded trees. kg_proto_decode_in decodes into it,
+ * growing it when a message needs more room, so that a loop decoding
+ * message after message (the server's requests) allocates nothing once
+ * it has seen its largest. Zero-initialise it; kg_proto_buffer_free
+ * releases it. */
+typedef struct kg_proto_buffer {
+    void *mem;
+    size_t cap;
+} kg_proto_buffer;
+
+/* As kg_proto_decode, but the tree lives in b: it stays valid until the
+ * next decode into b or kg_proto_buffer_free(b). kg_value_destroy on it
+ * only sets the pointer to NULL. On error b keeps its memory. */
+int kg_proto_decode_in(kg_proto_buffer *b, const void *buf, size_t len,
+                       const kg_proto_limits *lim, kg_value **out,
+                       kg_error *err);
+void kg_proto_buffer_free(kg_proto_buffer *b);
+
 /* ---- encoding ------------------------------------------------------------ */
 
 /* Encode v into a new malloc'd buffer. Caller owns *buf (free). 0 or

@@ -266,7 +266,11 @@ static const char *build_bytes(build *b, const head *h)
 static void build_value(build *b, kg_value *v)
 {
     head h;
-    (void)read_head(&b->c, &h, NULL);
+    if (read_head(&b->c, &h, NULL)) { /* cannot happen: pass 1 checked it */
+        v->type = KG_VAL_NIL;
+        v->flags = KG_VALUE_F_BLOCK;
+        return;
+    }
     v->type = h.type;
     v->flags = KG_VALUE_F_BLOCK;
     switch (h.type) {
@@ -306,8 +310,9 @@ static void build_value(build *b, kg_value *v)
     }
 }
 
-int kg_proto_decode(const void *buf, size_t len, const kg_proto_limits *lim,
-                    kg_value **out, kg_error *err)
+/* Validate buf and size the tree it decodes to: 0 and *need, or an error. */
+static int measure(const void *buf, size_t len, const kg_proto_limits *lim,
+                   scan *s, size_t *need, kg_error *err)
 {
     kg_proto_limits defaults, eff;
     if (!lim) {
@@ -317,7 +322,6 @@ int kg_proto_decode(const void *buf, size_t len, const kg_proto_limits *lim,
     eff = *lim;
     if (eff.max_depth > DEPTH_CAP)
         eff.max_depth = DEPTH_CAP;
-    *out = NULL;
     if (!buf && len)
         return kg_error_set(err, KG_EINVAL, "no buffer");
     if (len > eff.max_bytes)
@@ -325,41 +329,97 @@ int kg_proto_decode(const void *buf, size_t len, const kg_proto_limits *lim,
                             "message of %zu bytes (at most %zu)", len,
                             eff.max_bytes);
 
-    scan s = {.c = {buf, buf, (const unsigned char *)buf + len},
-              .lim = &eff, .err = err};
-    int rc = scan_value(&s, 0);
+    *s = (scan){.c = {buf, buf, (const unsigned char *)buf + len},
+                .lim = &eff, .err = err};
+    int rc = scan_value(s, 0);
+    s->lim = NULL; /* eff goes out of scope */
     if (rc)
         return rc;
-    if (s.c.p != s.c.end)
+    if (s->c.p != s->c.end)
         return kg_error_set(err, KG_EPARSE,
                             "offset %zu: %zu trailing bytes after the object",
-                            (size_t)(s.c.p - s.c.base),
-                            (size_t)(s.c.end - s.c.p));
+                            (size_t)(s->c.p - s->c.base),
+                            (size_t)(s->c.end - s->c.p));
 
     /* Every count is bounded by len (each item, entry and string byte was
      * seen in the buffer), so these sums cannot overflow for any buffer
      * that fits in memory; check anyway. */
-    size_t need = sizeof(kg_value);
-    if (s.n_items > (SIZE_MAX - need) / sizeof(kg_value))
+    size_t n = sizeof(kg_value);
+    if (s->n_items > (SIZE_MAX - n) / sizeof(kg_value))
         return kg_error_set(err, KG_ENOMEM, "message too large");
-    need += s.n_items * sizeof(kg_value);
-    if (s.n_kvs > (SIZE_MAX - need) / sizeof(kg_kv))
+    n += s->n_items * sizeof(kg_value);
+    if (s->n_kvs > (SIZE_MAX - n) / sizeof(kg_kv))
         return kg_error_set(err, KG_ENOMEM, "message too large");
-    need += s.n_kvs * sizeof(kg_kv);
-    if (s.n_bytes > SIZE_MAX - need)
+    n += s->n_kvs * sizeof(kg_kv);
+    if (s->n_bytes > SIZE_MAX - n)
         return kg_error_set(err, KG_ENOMEM, "message too large");
-    need += s.n_bytes;
+    *need = n + s->n_bytes;
+    return 0;
+}
 
+/* Pass 2 into block, which has the room measure() asked for. */
+static kg_value *build_tree(const void *buf, size_t len, const scan *s,
+                            unsigned char *block)
+{
+    kg_value *root = (kg_value *)(void *)block;
+    build b = {.c = {buf, buf, (const unsigned char *)buf + len},
+               .items = root + 1};
+    b.kvs = (kg_kv *)(void *)(b.items + s->n_items);
+    b.strs = (char *)(b.kvs + s->n_kvs);
+    build_value(&b, root);
+    return root;
+}
+
+int kg_proto_decode(const void *buf, size_t len, const kg_proto_limits *lim,
+                    kg_value **out, kg_error *err)
+{
+    *out = NULL;
+    scan s;
+    size_t need;
+    int rc = measure(buf, len, lim, &s, &need, err);
+    if (rc)
+        return rc;
     unsigned char *block = malloc(need);
     if (!block)
         return kg_error_set(err, KG_ENOMEM, "out of memory decoding %zu bytes",
                             len);
-    kg_value *root = (kg_value *)(void *)block;
-    build b = {.c = {buf, buf, (const unsigned char *)buf + len},
-               .items = root + 1};
-    b.kvs = (kg_kv *)(void *)(b.items + s.n_items);
-    b.strs = (char *)(b.kvs + s.n_kvs);
-    build_value(&b, root);
+    *out = build_tree(buf, len, &s, block);
+    return 0;
+}
+
+int kg_proto_decode_in(kg_proto_buffer *b, const void *buf, size_t len,
+                       const kg_proto_limits *lim, kg_value **out,
+                       kg_error *err)
+{
+    *out = NULL;
+    scan s;
+    size_t need;
+    int rc = measure(buf, len, lim, &s, &need, err);
+    if (rc)
+        return rc;
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < need)
+            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        void *mem = malloc(cap);
+        if (!mem)
+            return kg_error_set(err, KG_ENOMEM,
+                                "out of memory decoding %zu bytes", len);
+        free(b->mem);
+        b->mem = mem;
+        b->cap = cap;
+    }
+    kg_value *root = build_tree(buf, len, &s, b->mem);
+    root->flags |= KG_VALUE_F_BORROWED;
     *out = root;
     return 0;
+}
+
+void kg_proto_buffer_free(kg_proto_buffer *b)
+{
+    if (!b)
+        return;
+    free(b->mem);
+    b->mem = NULL;
+    b->cap = 0;
 }

@@ -142,10 +142,12 @@ void kg_value_destroy(kg_value **vp)
     if (!vp || !*vp)
         return;
     kg_value *v = *vp;
+    *vp = NULL;
+    if (v->flags & KG_VALUE_F_BORROWED)
+        return; /* its kg_proto_buffer owns it */
     if (!(v->flags & KG_VALUE_F_BLOCK))
         value_clear(v);
     free(v);
-    *vp = NULL;
 }
 
 /* Deep copy of src into *dst (a built tree). 0 or KG_ENOMEM; on error

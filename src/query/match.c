@@ -430,7 +430,7 @@ static void eval(ctx *c, size_t step)
         return;
     }
     const pat *p = &c->pats[c->order[step]];
-    kg_eid s, o;
+    kg_eid s = KG_NONE, o = KG_NONE;
     bool sb = ent_of(c, &p->s, &s), ob = ent_of(c, &p->o, &o);
     if ((sb && s == KG_NONE) || (ob && o == KG_NONE) || p->r.t == T_NOTHING)
         return;

@@ -3,10 +3,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <zmq.h>
+
 #include "server.h"
 
 #ifndef KG_VERSION
 #define KG_VERSION "0.0.0"
+#endif
+#ifdef KG_HAVE_JEMALLOC
+#define KG_MALLOC_NAME "jemalloc"
+#else
+#define KG_MALLOC_NAME "the C library's malloc"
 #endif
 
 int main(int argc, char **argv)
@@ -22,7 +29,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (rc == KG_ARGS_VERSION) {
-        printf("kgd %s\n", KG_VERSION);
+        printf("kgd %s (ZeroMQ %d.%d.%d, %s)\n", KG_VERSION, ZMQ_VERSION_MAJOR,
+               ZMQ_VERSION_MINOR, ZMQ_VERSION_PATCH, KG_MALLOC_NAME);
         kg_server_config_free(&cfg);
         return 0;
     }

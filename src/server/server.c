@@ -269,7 +269,8 @@ static bool prepare(kg_server *s, kg_slot *slot)
         kg_server_write_error(w, NULL, KG_ELIMIT, msg);
         return false;
     }
-    int rc = kg_proto_decode(zmq_msg_data(body), len, &s->lim, &slot->req, &err);
+    int rc = kg_proto_decode_in(&slot->req_mem, zmq_msg_data(body), len, &s->lim,
+                                &slot->req, &err);
     if (rc) {
         s->requests_bad++;
         kg_server_write_error(w, NULL, rc == KG_ELIMIT || rc == KG_ENOMEM ? rc
@@ -338,6 +339,19 @@ static void do_snapshot_auto(kg_server *s)
                (unsigned long long)info.bytes, (unsigned long long)info.seq);
 }
 
+static void send_reply(kg_server *s, kg_slot *sl)
+{
+    size_t len;
+    const char *data = kg_writer_data(sl->w, &len);
+    if (kg_writer_error(sl->w)) {
+        kg_writer_reset(sl->w);
+        kg_server_write_error(sl->w, kg_value_get(sl->req, "id"), KG_ENOMEM,
+                              "out of memory writing the reply");
+        data = kg_writer_data(sl->w, &len);
+    }
+    kg_server_send(s, sl->frames, sl->n_frames - 1, data, len);
+}
+
 static void run_round(kg_server *s)
 {
     size_t n = 0;
@@ -382,17 +396,8 @@ static void run_round(kg_server *s)
 
     for (size_t i = 0; i < n; i++) {
         kg_slot *sl = &s->slots[i];
-        if (!sl->deferred) {
-            size_t len;
-            const char *data = kg_writer_data(sl->w, &len);
-            if (kg_writer_error(sl->w)) {
-                kg_writer_reset(sl->w);
-                kg_server_write_error(sl->w, kg_value_get(sl->req, "id"),
-                                      KG_ENOMEM, "out of memory writing the reply");
-                data = kg_writer_data(sl->w, &len);
-            }
-            kg_server_send(s, sl->frames, sl->n_frames - 1, data, len);
-        }
+        if (!sl->deferred)
+            send_reply(s, sl);
     }
     for (size_t i = 0; i < n; i++) {
         kg_slot *sl = &s->slots[i];
@@ -408,6 +413,9 @@ static void run_round(kg_server *s)
             kg_writer_reset(sl->w);
         }
         kg_value_destroy(&sl->req);
+        /* Nor a huge request's decoding room. */
+        if (sl->req_mem.cap > ((size_t)64 << 10))
+            kg_proto_buffer_free(&sl->req_mem);
         for (size_t f = 0; f < sl->n_frames; f++) {
             zmq_msg_close(&sl->frames[f]);
             zmq_msg_init(&sl->frames[f]);
@@ -534,6 +542,9 @@ static int open_data(kg_server *s, kg_reload_job *job)
 
 static int init_slots(kg_server *s)
 {
+    s->slots = calloc(KG_ROUND_MAX, sizeof *s->slots);
+    if (!s->slots)
+        return -1;
     for (size_t i = 0; i < KG_ROUND_MAX; i++) {
         kg_slot *sl = &s->slots[i];
         for (size_t f = 0; f < KG_SLOT_FRAMES; f++)
@@ -560,14 +571,17 @@ static void free_server(kg_server *s)
         kg_value_destroy(&s->pending[i].id);
     }
     free(s->pending);
-    for (size_t i = 0; i < KG_ROUND_MAX; i++) {
+    for (size_t i = 0; s->slots && i < KG_ROUND_MAX; i++) {
         kg_slot *sl = &s->slots[i];
         for (size_t f = 0; f < KG_SLOT_FRAMES; f++)
             zmq_msg_close(&sl->frames[f]);
         kg_writer_destroy(&sl->w);
         kg_batch_destroy(&sl->batch);
         kg_value_destroy(&sl->req);
+        kg_proto_buffer_free(&sl->req_mem);
     }
+    free(s->slots);
+    s->slots = NULL;
     kg_writer_destroy(&s->pubw);
     if (s->j) {
         kg_error err;

@@ -22,13 +22,14 @@
  * is dropped (docs/protocol.md). */
 #define KG_SLOT_FRAMES 9
 /* Most requests read and answered in one round (one journal sync). */
-#define KG_ROUND_MAX 128
+#define KG_ROUND_MAX 512
 
 /* One request of the current round. */
 typedef struct kg_slot {
     zmq_msg_t frames[KG_SLOT_FRAMES]; /* envelope, then the body last */
     size_t n_frames;
     kg_value *req;    /* decoded body (NULL when it did not decode) */
+    kg_proto_buffer req_mem; /* where req lives, reused round after round */
     kg_writer *w;     /* the reply */
     kg_batch *batch;  /* a write's changes, published after the reply */
     uint64_t seq;     /* its journal sequence number */
@@ -85,7 +86,7 @@ typedef struct kg_server {
     uint64_t requests_bad; /* did not decode or named no op */
     uint64_t rounds;       /* rounds that read at least one request */
 
-    kg_slot slots[KG_ROUND_MAX];
+    kg_slot *slots;  /* KG_ROUND_MAX of them */
     size_t n_writes; /* writes applied in this round */
     kg_writer *pubw; /* change-feed bodies */
 
