@@ -295,11 +295,17 @@ static bool prepare(kg_server *s, kg_slot *slot)
     return true;
 }
 
+/* A graph smaller than this mostly sits in the cache: prefetching it
+ * would only hash every name twice. */
+#define PREFETCH_MIN_BYTES ((size_t)32 << 20)
+
 /* Look-ups name entities; on a big graph each is a chain of cache misses
  * (index slot, record, id, relations). Fetch those of the whole round in
  * parallel before the requests run one by one. */
 static void prefetch_round(kg_server *s, size_t n, const bool *ok)
 {
+    if (kg_graph_memory(s->g) < PREFETCH_MIN_BYTES)
+        return;
     static const char *const keys[] = {"entity", "name", "from", "subject"};
     const char *names[3][KG_ROUND_MAX];
     size_t k[3] = {0, 0, 0};
