@@ -1,16 +1,17 @@
 /* bench_neighbors.c - what one-hop `neighbors` costs kgd's request loop
  * on a big graph, without the transport: resolve the name, walk the
- * relations, write the reply, for rounds of 64 random entities, with and
- * without the round prefetch kgd does first (kg_entities_prefetch). The
- * two variants alternate in one process, so they share the machine's
- * state; the figures are medians over the repetitions.
+ * relations, write the reply, for rounds of 512 random entities (kgd's
+ * largest round), with and without the prefetch kgd does
+ * (kg_entities_prefetch). The variants alternate in one process, so they
+ * share the machine's state; the figures are medians over the repetitions.
  *
  *   bench_neighbors GRAPH.tsv ENTITIES [REPEATS]
  *       GRAPH.tsv as written by `bench_server gen` (entities e0..e{N-1})
  *
- * Prints ns per query for: no prefetch, the entity only
- * (KG_PREFETCH_ENTITY), the entity and its one-hop neighbourhood
- * (KG_PREFETCH_NEIGHBORS, what kgd does for neighbors requests).
+ * Prints ns per query for: no prefetch; for the whole round first, the
+ * entity only (KG_PREFETCH_ENTITY) or the entity and its one-hop
+ * neighbourhood (KG_PREFETCH_NEIGHBORS); and the neighbourhood of the
+ * next 32 requests while the current 32 run (what kgd does).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,8 +25,10 @@
 #include "kg/proto.h"
 #include "kg/query.h"
 
-#define ROUND 64
-#define ROUNDS 2000
+#define ROUND 512 /* kgd's KG_ROUND_MAX */
+#define ROUNDS 250
+#define CHUNK 32  /* kgd's PREFETCH_CHUNK */
+#define MODES 4
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -34,7 +37,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* One pass of ROUNDS rounds; ns per query. mode: -1 no prefetch, 0 the
- * entity only, 1 its one-hop neighbourhood (KG_PREFETCH_NEIGHBORS). */
+ * entity only, 1 its one-hop neighbourhood (KG_PREFETCH_NEIGHBORS), for
+ * the whole round first; 2 the neighbourhood a chunk ahead. */
 static double pass(const kg_graph *g, unsigned long n_ent, int mode, uint64_t *rng,
                    kg_writer *w, size_t *sink)
 {
@@ -47,10 +51,15 @@ static double pass(const kg_graph *g, unsigned long n_ent, int mode, uint64_t *r
             names[i] = buf[i];
         }
         uint64_t t0 = bench_now_ns();
-        if (mode >= 0)
+        if (mode == 0 || mode == 1)
             kg_entities_prefetch(g, names, ROUND,
                                  mode ? KG_PREFETCH_NEIGHBORS : KG_PREFETCH_ENTITY);
+        else if (mode == 2)
+            kg_entities_prefetch(g, names, CHUNK, KG_PREFETCH_NEIGHBORS);
         for (int i = 0; i < ROUND; i++) {
+            /* Mode 2, as kgd does: at the start of each chunk, the next. */
+            if (mode == 2 && i % CHUNK == 0 && i + CHUNK < ROUND)
+                kg_entities_prefetch(g, names + i + CHUNK, CHUNK, KG_PREFETCH_NEIGHBORS);
             kg_neighbors_query q;
             memset(&q, 0, sizeof q);
             q.entity = names[i];
@@ -106,26 +115,28 @@ int main(int argc, char **argv)
     kg_writer *w = kg_writer_new();
     uint64_t rng = 42;
     size_t sink = 0;
-    double *f[3];
-    for (int m = 0; m < 3; m++)
+    double *f[MODES];
+    for (int m = 0; m < MODES; m++)
         f[m] = calloc((size_t)reps, sizeof **f);
-    const char *only = getenv("BENCH_NEIGHBORS_ONLY"); /* -1, 0 or 1: for perf */
+    const char *only = getenv("BENCH_NEIGHBORS_ONLY"); /* -1, 0, 1 or 2: for perf */
     for (int r = 0; r < reps; r++)
-        for (int m = 0; m < 3; m++)
+        for (int m = 0; m < MODES; m++)
             f[m][r] = only && atoi(only) != m - 1 ? 0
                                                   : pass(g, n_ent, m - 1, &rng, w, &sink);
     static const char *label[] = {"no prefetch", "prefetch the entity",
-                                  "prefetch its neighbourhood"};
-    double med[3];
-    for (int m = 0; m < 3; m++) {
+                                  "prefetch its neighbourhood",
+                                  "neighbourhood, chunk ahead"};
+    double med[MODES];
+    for (int m = 0; m < MODES; m++) {
         qsort(f[m], (size_t)reps, sizeof *f[m], cmp_double);
         med[m] = f[m][reps / 2];
         printf("%-28s %7.0f ns/query  (min %.0f, max %.0f, %d x %d queries)\n", label[m],
                med[m], f[m][0], f[m][reps - 1], reps, ROUNDS * ROUND);
         free(f[m]);
     }
-    printf("ratio neighbourhood / none: %.2f   entity / none: %.2f   (%zu bytes written)\n",
-           med[2] / med[0], med[1] / med[0], sink);
+    printf("ratio to none: entity %.2f, neighbourhood %.2f, chunk ahead %.2f"
+           "   (%zu bytes written)\n",
+           med[1] / med[0], med[2] / med[0], med[3] / med[0], sink);
     kg_writer_destroy(&w);
     kg_graph_destroy(&g);
     return 0;
