@@ -16,8 +16,10 @@ sockets, as redis-benchmark drives its connections from one thread), of
 the echo, and of Redis SMEMBERS (redis-benchmark -c N -P 64) of the one
 set and of a random one of the 1M sets. Every figure is the median of
 --runs runs; the runs are interleaved (run 1 of every measurement, then
-run 2, ...) with every server up throughout. Prints a table and the
-ratios kgd/Redis and kgd/echo, and writes them as JSON (--json).
+run 2, ...) with every server up throughout, and within a run all the
+measurements at one client count follow each other. Prints a table and
+the ratios kgd/Redis and kgd/echo (each the median over the runs of that
+run's ratio), and writes them as JSON (--json).
 
 Usage:
     bench/run-server-bench.py [--build build] [--runs 3] [--seconds 3]
@@ -301,6 +303,11 @@ def main():
                 targets.append(redis_target("redis SMEMBERS 1M sets", c,
                                             key="adj:__rand_int__", keyspace=a.entities))
 
+        # Within a run, everything at one client count is measured back to
+        # back (kgd, then the echo, then Redis), so that each run's ratios
+        # compare figures taken within a minute of each other.
+        order = {c: i for i, c in enumerate(CLIENTS)}
+        targets.sort(key=lambda t: order[t[1]])
         got = {}
         for r in range(a.runs):
             print("run %d of %d (%d measurements)" % (r + 1, a.runs, len(targets)), flush=True)
@@ -315,21 +322,25 @@ def main():
                 print("%s exited with %s, log %s" % (p.cmd[0], rc, p.log_path),
                       file=sys.stderr)
 
-    # --- ratios
-    print("\nratios (median rps):")
+    # --- ratios: per run (figures taken close together), then the median
+    print("\nratios (median over runs of each run's ratio of requests per second):")
     ratios = results["ratios"] = {}
+
+    def paired(name, ref, c):
+        a_runs = [r["rps"] for r in figs[name][str(c)]["runs"]]
+        b_runs = [r["rps"] for r in figs[ref][str(c)]["runs"]]
+        return statistics.median(x / y for x, y in zip(a_runs, b_runs) if y)
+
     for gname, _, _ in graphs:
         for op in OPS:
             for c in CLIENTS:
-                k = figs["kgd %s %s" % (gname, op)][str(c)]["rps"]
-                rr = figs["redis SMEMBERS"][str(c)]["rps"]
-                ee = figs["zmq echo"][str(c)]["rps"]
-                row = {"kgd/redis": k / rr, "kgd/echo": k / ee}
-                line = "  %-7s %-13s c=%-2d kgd/redis %5.2f   kgd/echo %5.2f" % (
-                    gname, op, c, k / rr, k / ee)
-                big_sets = figs.get("redis SMEMBERS 1M sets", {}).get(str(c))
-                if gname == "big" and big_sets:
-                    row["kgd/redis-1M-sets"] = k / big_sets["rps"]
+                name = "kgd %s %s" % (gname, op)
+                row = {"kgd/redis": paired(name, "redis SMEMBERS", c),
+                       "kgd/echo": paired(name, "zmq echo", c)}
+                line = "  %-7s %-15s c=%-2d kgd/redis %5.2f   kgd/echo %5.2f" % (
+                    gname, op, c, row["kgd/redis"], row["kgd/echo"])
+                if gname == "big" and str(c) in figs.get("redis SMEMBERS 1M sets", {}):
+                    row["kgd/redis-1M-sets"] = paired(name, "redis SMEMBERS 1M sets", c)
                     line += "   kgd/redis(1M sets) %5.2f" % row["kgd/redis-1M-sets"]
                 ratios["%s %s c=%d" % (gname, op, c)] = row
                 print(line)

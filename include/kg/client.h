@@ -88,6 +88,39 @@ int kg_client_error_code(const char *code);
 int kg_client_call(kg_client *c, const kg_value *request, kg_value **result,
                    kg_error *err);
 
+/* ---- many requests in flight --------------------------------------------- */
+
+#define KG_CLIENT_DEFAULT_WINDOW 64
+
+/* One request of kg_client_pipeline, and what became of it. */
+typedef struct kg_client_job {
+    const kg_value *request; /* in: as for kg_client_call (not owned) */
+    int rc;                  /* out: 0, or the KG_E* code of its error */
+    kg_value *result;        /* out: on rc 0, a copy of the reply's
+                                "result" (kg_client_jobs_clear frees it) */
+    kg_error err;            /* out: on rc != 0, what went wrong */
+} kg_client_job;
+
+/* Send jobs[0..n) on the client's one socket, keeping up to window of
+ * them in flight (0 = KG_CLIENT_DEFAULT_WINDOW), and collect their
+ * replies in whatever order they come; each job gets its own outcome, as
+ * kg_client_call would have given it. A request that cannot be encoded
+ * (not a map, no "op") fails alone with KG_EINVAL. The client's timeout
+ * applies to each wait for the next reply.
+ *
+ * Returns 0 when every job has its outcome. On a transport failure or a
+ * timeout it returns that code (err says what happened), every job not
+ * answered by then gets it as well, and the socket is recreated as after
+ * any failed call. Replies the server had to send without an id (a
+ * request it could not read, e.g. one over its max_request_bytes) are
+ * given to the jobs left without a reply at the end. Either way the
+ * results of the jobs that succeeded are the caller's: free them with
+ * kg_client_jobs_clear. */
+int kg_client_pipeline(kg_client *c, kg_client_job *jobs, size_t n,
+                       size_t window, kg_error *err);
+/* Free the results of jobs[0..n) and set them to NULL. */
+void kg_client_jobs_clear(kg_client_job *jobs, size_t n);
+
 /* ---- typed calls --------------------------------------------------------- */
 
 /* A count per kind (entity or relation kind), in the server's order. */

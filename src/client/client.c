@@ -248,23 +248,21 @@ static int recv_message(kg_client *c, uint64_t deadline, zmq_msg_t *body,
     }
 }
 
-/* Check the shape of a reply to request id. 1 = ours, 0 = someone else's
- * (a late reply), <0 = not a protocol reply. */
-static int check_reply(const kg_value *rep, int64_t id, kg_error *err)
+/* The id a reply answers. 1: *id set; 0: nil or no id (an error about a
+ * request the server could not read); <0: not a protocol reply (err set). */
+static int reply_id(const kg_value *rep, int64_t *id, kg_error *err)
 {
     if (kg_value_type_of(rep) != KG_VAL_MAP)
         return kg_error_set(err, KG_EIO, "reply: expected a map, got %s",
                             kg_value_type_name(kg_value_type_of(rep)));
-    const kg_value *rid = kg_value_get(rep, "id");
-    int64_t got;
-    /* A nil id is an error about a request the server could not read
-     * (parse, an oversized body): with one request in flight, ours. */
-    if (rid && rid->type != KG_VAL_NIL &&
-        (kg_value_get_int(rid, &got) != 0 || got != id))
-        return 0;
     bool ok;
     if (kg_value_get_bool(kg_value_get(rep, "ok"), &ok) != 0)
         return kg_error_set(err, KG_EIO, "reply: no \"ok\" boolean");
+    const kg_value *rid = kg_value_get(rep, "id");
+    if (!rid || rid->type == KG_VAL_NIL)
+        return 0;
+    if (kg_value_get_int(rid, id) != 0)
+        *id = -1; /* not one of ours: dropped as a late reply */
     return 1;
 }
 
@@ -288,20 +286,27 @@ static int reply_error(const kg_value *rep, kg_error *err)
     return kg_error_set(err, rc, "%s", msg);
 }
 
-int kg_client_request(kg_client *c, const kg_value *request, kg_value **reply,
-                      const kg_value **result, kg_error *err)
+/* What a protocol reply says: 0 with *result pointing into rep, or the
+ * mapped error code with err set. */
+static int reply_outcome(const kg_value *rep, const kg_value **result,
+                         kg_error *err)
 {
-    *reply = NULL;
-    if (result)
-        *result = NULL;
-    if (!c)
-        return kg_error_set(err, KG_EINVAL, "no client");
-    if (!c->sock) {
-        int rc = open_socket(c, err);
-        if (rc)
-            return rc;
-    }
-    int64_t id = c->next_id++;
+    bool ok = false;
+    kg_value_get_bool(kg_value_get(rep, "ok"), &ok);
+    if (!ok)
+        return reply_error(rep, err);
+    *result = kg_value_get(rep, "result");
+    if (!*result)
+        return kg_error_set(err, KG_EIO, "reply: ok but no \"result\"");
+    return 0;
+}
+
+/* Encode request with id and queue it. 0; KG_EINVAL or KG_ENOMEM for a
+ * request that cannot be encoded (the socket is fine); or a transport
+ * error or timeout, after which the socket has been recreated. */
+static int send_request(kg_client *c, const kg_value *request, int64_t id,
+                        kg_error *err)
+{
     int rc = encode(c, request, id, err);
     if (rc)
         return rc;
@@ -318,60 +323,195 @@ int kg_client_request(kg_client *c, const kg_value *request, kg_value **reply,
             rc = zmq_fail(err, KG_EIO, "cannot send to", c->endpoint);
         return reset_after(c, rc);
     }
+    return 0;
+}
+
+/* The next reply, decoded, within the client's timeout. 0 with *rep
+ * (caller owns), or an error or timeout after which the socket has been
+ * recreated (KG_ENOMEM leaves it). */
+static int next_reply(kg_client *c, kg_value **rep, kg_error *err)
+{
+    *rep = NULL;
     uint64_t deadline = c->timeout_ms > 0 ? now_ms() + (uint64_t)c->timeout_ms : 0;
     zmq_msg_t body;
     zmq_msg_init(&body);
+    int rc = recv_message(c, deadline, &body, err);
+    if (rc <= 0) {
+        if (rc == 0)
+            rc = kg_error_set(err, KG_ETIMEOUT, "no reply from %s within "
+                              "%d ms", c->endpoint, c->timeout_ms);
+        zmq_msg_close(&body);
+        return reset_after(c, rc);
+    }
     kg_proto_limits lim;
     kg_proto_limits_init(&lim);
     lim.max_bytes = (size_t)REPLY_MAX_BYTES;
     lim.max_items = REPLY_MAX_ITEMS;
+    kg_error derr;
+    rc = kg_proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), &lim, rep,
+                         &derr);
+    zmq_msg_close(&body);
+    if (rc == KG_ENOMEM)
+        return kg_error_set(err, rc, "out of memory");
+    if (rc)
+        return reset_after(c, kg_error_set(err, KG_EIO, "reply from %s: %s",
+                                           c->endpoint, derr.message));
+    return 0;
+}
+
+int kg_client_request(kg_client *c, const kg_value *request, kg_value **reply,
+                      const kg_value **result, kg_error *err)
+{
+    *reply = NULL;
+    if (result)
+        *result = NULL;
+    if (!c)
+        return kg_error_set(err, KG_EINVAL, "no client");
+    if (!c->sock) {
+        int rc = open_socket(c, err);
+        if (rc)
+            return rc;
+    }
+    int64_t id = c->next_id++;
+    int rc = send_request(c, request, id, err);
+    if (rc)
+        return rc;
     for (;;) {
-        rc = recv_message(c, deadline, &body, err);
-        if (rc <= 0) {
-            if (rc == 0)
-                rc = kg_error_set(err, KG_ETIMEOUT, "no reply from %s within "
-                                  "%d ms", c->endpoint, c->timeout_ms);
-            zmq_msg_close(&body);
-            return reset_after(c, rc);
-        }
-        kg_value *rep = NULL;
-        kg_error derr;
-        rc = kg_proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), &lim,
-                             &rep, &derr);
-        if (rc) {
-            zmq_msg_close(&body);
-            if (rc == KG_ENOMEM)
-                return kg_error_set(err, rc, "out of memory");
-            return reset_after(c, kg_error_set(err, KG_EIO, "reply from %s: "
-                                               "%s", c->endpoint, derr.message));
-        }
-        rc = check_reply(rep, id, err);
-        if (rc == 0) {
-            kg_value_destroy(&rep);
-            continue; /* a late reply to an earlier request */
-        }
-        zmq_msg_close(&body);
+        kg_value *rep;
+        if ((rc = next_reply(c, &rep, err)))
+            return rc;
+        int64_t got;
+        rc = reply_id(rep, &got, err);
         if (rc < 0) {
             kg_value_destroy(&rep);
             return reset_after(c, rc);
         }
-        bool ok = false;
-        kg_value_get_bool(kg_value_get(rep, "ok"), &ok);
-        if (!ok) {
-            rc = reply_error(rep, err);
+        /* With one request in flight, a reply without an id is ours. */
+        if (rc == 1 && got != id) {
+            kg_value_destroy(&rep);
+            continue; /* a late reply to an earlier request */
+        }
+        const kg_value *res;
+        if ((rc = reply_outcome(rep, &res, err))) {
             kg_value_destroy(&rep);
             return rc;
-        }
-        const kg_value *res = kg_value_get(rep, "result");
-        if (!res) {
-            kg_value_destroy(&rep);
-            return kg_error_set(err, KG_EIO, "reply: ok but no \"result\"");
         }
         *reply = rep;
         if (result)
             *result = res;
         return 0;
     }
+}
+
+/* ---- many requests in flight ------------------------------------------- */
+
+/* The call failed with rc (err): so did every job without an outcome. */
+static int fail_pending(kg_client_job *jobs, const bool *done, size_t n, int rc,
+                        const kg_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        jobs[i].rc = rc;
+        jobs[i].err = *err;
+    }
+    return rc;
+}
+
+int kg_client_pipeline(kg_client *c, kg_client_job *jobs, size_t n,
+                       size_t window, kg_error *err)
+{
+    kg_error local;
+    if (!err)
+        err = &local;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].rc = 0;
+        jobs[i].result = NULL;
+        kg_error_clear(&jobs[i].err);
+    }
+    if (!c)
+        return kg_error_set(err, KG_EINVAL, "no client");
+    if (n == 0)
+        return 0;
+    bool *done = calloc(n, sizeof *done);
+    if (!done)
+        return kg_error_set(err, KG_ENOMEM, "out of memory");
+    int rc = 0;
+    if (!c->sock && (rc = open_socket(c, err))) {
+        rc = fail_pending(jobs, done, n, rc, err);
+        free(done);
+        return rc;
+    }
+    if (window == 0)
+        window = KG_CLIENT_DEFAULT_WINDOW;
+    /* Job i has id base + i. */
+    int64_t base = c->next_id;
+    c->next_id += (int64_t)n;
+    size_t sent = 0, finished = 0, anonymous = 0;
+    kg_error anon_err;
+    int anon_rc = 0;
+    while (finished + anonymous < n) {
+        while (sent < n && sent - finished - anonymous < window) {
+            size_t i = sent++;
+            rc = send_request(c, jobs[i].request, base + (int64_t)i, &jobs[i].err);
+            if (rc == KG_EINVAL || rc == KG_ENOMEM) {
+                jobs[i].rc = rc; /* this one only */
+                done[i] = true;
+                finished++;
+                continue;
+            }
+            if (rc) {
+                *err = jobs[i].err;
+                goto fail;
+            }
+        }
+        if (finished + anonymous == n)
+            break;
+        kg_value *rep;
+        if ((rc = next_reply(c, &rep, err)))
+            goto fail;
+        int64_t id;
+        int has = reply_id(rep, &id, err);
+        if (has < 0) {
+            kg_value_destroy(&rep);
+            rc = reset_after(c, has);
+            goto fail;
+        }
+        if (has == 0) {
+            /* An error about a request the server could not read: which
+             * one is not said; it is one of those left at the end. */
+            anon_rc = reply_error(rep, &anon_err);
+            anonymous++;
+            kg_value_destroy(&rep);
+            continue;
+        }
+        if (id < base || id >= base + (int64_t)sent || done[id - base]) {
+            kg_value_destroy(&rep);
+            continue; /* a late reply to an earlier call */
+        }
+        kg_client_job *j = &jobs[id - base];
+        const kg_value *res;
+        j->rc = reply_outcome(rep, &res, &j->err);
+        if (j->rc == 0 && !(j->result = kg_value_clone(res)))
+            j->rc = kg_error_set(&j->err, KG_ENOMEM, "out of memory");
+        kg_value_destroy(&rep);
+        done[id - base] = true;
+        finished++;
+    }
+    if (anonymous)
+        fail_pending(jobs, done, n, anon_rc, &anon_err);
+    free(done);
+    return 0;
+fail:
+    rc = fail_pending(jobs, done, n, rc, err);
+    free(done);
+    return rc;
+}
+
+void kg_client_jobs_clear(kg_client_job *jobs, size_t n)
+{
+    for (size_t i = 0; jobs && i < n; i++)
+        kg_value_destroy(&jobs[i].result);
 }
 
 int kg_client_call(kg_client *c, const kg_value *request, kg_value **result,

@@ -34,6 +34,8 @@ struct fake {
     handler_fn handler;
     volatile int stop;
     int stale_first;     /* send a reply with another id first */
+    int hold;            /* > 0: keep replies until this many, then send
+                            them in reverse order */
     int requests;        /* how many the server got */
     int envelope_frames; /* frames before the body of the last request */
     kg_value *last;      /* the last request (decoded, clone) */
@@ -82,10 +84,20 @@ static void w_rel(kg_writer *w, const char *s, const char *r, const char *o,
     kg_proto_write_relation_spec(w, &spec);
 }
 
+/* A reply kept back (fake.hold): its envelope and body. */
+typedef struct held {
+    zmq_msg_t env[7];
+    int n_env;
+    char *body;
+    size_t len;
+} held;
+
 static void *serve(void *arg)
 {
     fake *f = arg;
     kg_writer *w = kg_writer_new();
+    held kept[16];
+    int n_kept = 0;
     while (!f->stop) {
         zmq_pollitem_t it = {f->router, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&it, 1, 20) <= 0)
@@ -130,13 +142,41 @@ static void *serve(void *arg)
                 kg_writer_destroy(&s);
             }
             data = kg_writer_data(w, &len);
-            for (int i = 0; i < n - 1; i++)
-                zmq_send(f->router, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]),
-                         ZMQ_SNDMORE);
-            zmq_send(f->router, data, len, 0);
+            if (f->hold > 0 && f->hold <= 16) {
+                held *h = &kept[n_kept++];
+                h->n_env = n - 1;
+                for (int i = 0; i < n - 1; i++) {
+                    zmq_msg_init(&h->env[i]);
+                    zmq_msg_copy(&h->env[i], &frames[i]);
+                }
+                h->body = malloc(len);
+                memcpy(h->body, data, len);
+                h->len = len;
+                if (n_kept == f->hold) {
+                    while (n_kept > 0) {
+                        held *k = &kept[--n_kept];
+                        for (int i = 0; i < k->n_env; i++) {
+                            zmq_msg_send(&k->env[i], f->router, ZMQ_SNDMORE);
+                            zmq_msg_close(&k->env[i]);
+                        }
+                        zmq_send(f->router, k->body, k->len, 0);
+                        free(k->body);
+                    }
+                }
+            } else {
+                for (int i = 0; i < n - 1; i++)
+                    zmq_send(f->router, zmq_msg_data(&frames[i]),
+                             zmq_msg_size(&frames[i]), ZMQ_SNDMORE);
+                zmq_send(f->router, data, len, 0);
+            }
         }
         for (int i = 0; i < n; i++)
             zmq_msg_close(&frames[i]);
+    }
+    for (int k = 0; k < n_kept; k++) {
+        for (int i = 0; i < kept[k].n_env; i++)
+            zmq_msg_close(&kept[k].env[i]);
+        free(kept[k].body);
     }
     kg_writer_destroy(&w);
     return NULL;
@@ -207,6 +247,37 @@ static int h_silent_once(fake *f, const kg_value *req, int64_t id, kg_writer *w)
     if (f->requests == 1)
         return NO_REPLY;
     return h_ping(f, req, id, w);
+}
+
+/* {"n": the request's n}; for n == 13 a not_found error, for n == 21 no
+ * reply, for n == 22 an error without an id. */
+static int h_number(fake *f, const kg_value *req, int64_t id, kg_writer *w)
+{
+    (void)f;
+    int64_t n = -1;
+    kg_value_get_int(kg_value_get(req, "n"), &n);
+    if (n == 13) {
+        w_err(w, id, "not_found", "no thirteen");
+        return REPLY;
+    }
+    if (n == 21)
+        return NO_REPLY;
+    if (n == 22) {
+        kg_write_map(w, 3);
+        kg_write_str(w, "id");
+        kg_write_nil(w);
+        kg_write_str(w, "ok");
+        kg_write_bool(w, false);
+        kg_write_str(w, "error");
+        kg_write_map(w, 2);
+        w_kv_str(w, "code", "limit");
+        w_kv_str(w, "message", "request of 2000000 bytes");
+        return REPLY;
+    }
+    w_ok(w, id, 1);
+    kg_write_str(w, "n");
+    kg_write_int(w, n);
+    return REPLY;
 }
 
 static int h_garbage(fake *f, const kg_value *req, int64_t id, kg_writer *w)
@@ -612,6 +683,168 @@ static void test_garbage_reply(void **state)
     fake_stop(&f);
 }
 
+/* ---- kg_client_pipeline --------------------------------------------------- */
+
+/* Requests {"op": "number", "n": first + i}, i < n. */
+static kg_value **number_requests(int64_t first, size_t n)
+{
+    kg_value **r = calloc(n, sizeof *r);
+    assert_non_null(r);
+    for (size_t i = 0; i < n; i++) {
+        r[i] = kg_value_new_map();
+        assert_int_equal(kg_value_map_set(r[i], "op", kg_value_new_str("number")), 0);
+        assert_int_equal(kg_value_map_set(r[i], "n", kg_value_new_int(first + (int64_t)i)), 0);
+    }
+    return r;
+}
+
+static void free_requests(kg_value **r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        kg_value_destroy(&r[i]);
+    free(r);
+}
+
+static int64_t job_n(const kg_client_job *j)
+{
+    int64_t n = -1;
+    assert_int_equal(kg_value_get_int(kg_value_get(j->result, "n"), &n), 0);
+    return n;
+}
+
+/* Replies that come back in reverse order still reach their own jobs, and
+ * a job's error stays that job's. */
+static void test_pipeline_any_order(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_number);
+    f->hold = 5;
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    enum { N = 20 };
+    kg_value **reqs = number_requests(0, N);
+    kg_client_job jobs[N];
+    for (size_t i = 0; i < N; i++)
+        jobs[i].request = reqs[i];
+    assert_int_equal(kg_client_pipeline(c, jobs, N, 10, &err), 0);
+    assert_int_equal(f->requests, N);
+    for (size_t i = 0; i < N; i++) {
+        if (i == 13) {
+            assert_int_equal(jobs[i].rc, KG_ENOTFOUND);
+            assert_null(jobs[i].result);
+            assert_string_equal(jobs[i].err.message, "no thirteen");
+            continue;
+        }
+        assert_int_equal(jobs[i].rc, 0);
+        assert_int_equal(job_n(&jobs[i]), (int64_t)i);
+    }
+    kg_client_jobs_clear(jobs, N);
+    for (size_t i = 0; i < N; i++)
+        assert_null(jobs[i].result);
+    /* The client goes on with single calls. */
+    f->hold = 0;
+    kg_value *res = NULL;
+    assert_int_equal(kg_client_call(c, reqs[3], &res, &err), 0);
+    kg_value_destroy(&res);
+    free_requests(reqs, N);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+/* No more than window requests are out at once: a server that answers
+ * only once it holds 5 never answers a window of 4. */
+static void test_pipeline_window(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_number);
+    f->hold = 5;
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    kg_client_set_timeout(c, 300);
+    enum { N = 10 };
+    kg_value **reqs = number_requests(0, N);
+    kg_client_job jobs[N];
+    for (size_t i = 0; i < N; i++)
+        jobs[i].request = reqs[i];
+    assert_int_equal(kg_client_pipeline(c, jobs, N, 4, &err), KG_ETIMEOUT);
+    assert_int_equal(f->requests, 4);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(jobs[i].rc, KG_ETIMEOUT);
+        assert_null(jobs[i].result);
+        assert_non_null(strstr(jobs[i].err.message, "no reply"));
+    }
+    /* With a window of 5 such a server answers everything (a new one: the
+     * first still holds four replies). */
+    kg_client_destroy(&c);
+    fake_stop(&f);
+    f = fake_start(h_number);
+    f->hold = 5;
+    c = kg_client_new(f->endpoint, &err);
+    kg_client_set_timeout(c, 2000);
+    assert_int_equal(kg_client_pipeline(c, jobs, N, 5, &err), 0);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(job_n(&jobs[i]), (int64_t)i);
+    kg_client_jobs_clear(jobs, N);
+    free_requests(reqs, N);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
+/* A request that cannot be encoded fails alone; an error without an id
+ * goes to the one job left without a reply; a silent server fails the
+ * jobs still out, and those answered keep their results. */
+static void test_pipeline_failures(void **state)
+{
+    (void)state;
+    fake *f = fake_start(h_number);
+    kg_error err;
+    kg_client *c = kg_client_new(f->endpoint, &err);
+    kg_client_set_timeout(c, 300);
+
+    kg_value **reqs = number_requests(20, 4); /* 20, 21 (silent), 22, 23 */
+    kg_value *not_map = kg_value_new_int(5);
+    kg_client_job jobs[5];
+    jobs[0].request = reqs[0];
+    jobs[1].request = not_map;
+    jobs[2].request = reqs[2]; /* 22: the server answers without an id */
+    jobs[3].request = reqs[3];
+    jobs[4].request = reqs[0];
+    assert_int_equal(kg_client_pipeline(c, jobs, 5, 0, &err), 0);
+    assert_int_equal(f->requests, 4);
+    assert_int_equal(jobs[0].rc, 0);
+    assert_int_equal(job_n(&jobs[0]), 20);
+    assert_int_equal(jobs[1].rc, KG_EINVAL);
+    assert_non_null(strstr(jobs[1].err.message, "map"));
+    assert_int_equal(jobs[2].rc, KG_ELIMIT);
+    assert_non_null(strstr(jobs[2].err.message, "2000000"));
+    assert_int_equal(jobs[3].rc, 0);
+    assert_int_equal(job_n(&jobs[3]), 23);
+    assert_int_equal(jobs[4].rc, 0);
+    assert_int_equal(job_n(&jobs[4]), 20);
+    kg_client_jobs_clear(jobs, 5);
+
+    jobs[0].request = reqs[0];
+    jobs[1].request = reqs[1]; /* 21: no reply */
+    jobs[2].request = reqs[3];
+    assert_int_equal(kg_client_pipeline(c, jobs, 3, 0, &err), KG_ETIMEOUT);
+    assert_non_null(strstr(err.message, "no reply"));
+    assert_int_equal(jobs[0].rc, 0);
+    assert_int_equal(job_n(&jobs[0]), 20);
+    assert_int_equal(jobs[1].rc, KG_ETIMEOUT);
+    assert_null(jobs[1].result);
+    assert_int_equal(jobs[2].rc, 0);
+    assert_int_equal(job_n(&jobs[2]), 23);
+    kg_client_jobs_clear(jobs, 3);
+
+    /* Nothing to do, and no client. */
+    assert_int_equal(kg_client_pipeline(c, jobs, 0, 0, &err), 0);
+    assert_int_equal(kg_client_pipeline(NULL, jobs, 1, 0, &err), KG_EINVAL);
+    kg_value_destroy(&not_map);
+    free_requests(reqs, 4);
+    kg_client_destroy(&c);
+    fake_stop(&f);
+}
+
 static void test_relations_into_local_graph(void **state)
 {
     (void)state;
@@ -899,6 +1132,9 @@ int main(void)
         cmocka_unit_test(test_late_reply_dropped),
         cmocka_unit_test(test_nil_id_error_is_ours),
         cmocka_unit_test(test_garbage_reply),
+        cmocka_unit_test(test_pipeline_any_order),
+        cmocka_unit_test(test_pipeline_window),
+        cmocka_unit_test(test_pipeline_failures),
         cmocka_unit_test(test_relations_into_local_graph),
         cmocka_unit_test(test_neighbors_from_and_dir),
         cmocka_unit_test(test_path_directions_and_alias_ends),
