@@ -114,7 +114,8 @@ def test_bench_neighbors_runs(tmp_path):
     r = run([BENCH_NEIGHBORS, graph, "200", "1"], timeout=300)
     assert r.returncode == 0, r.stderr
     assert "loaded 200 entities" in r.stdout
-    for label in ("no prefetch", "prefetch the entity", "prefetch its neighbourhood"):
+    for label in ("no prefetch", "prefetch the entity", "prefetch its neighbourhood",
+                  "neighbourhood, chunk ahead"):
         m = re.search(re.escape(label) + r"\s+(\d+) ns/query", r.stdout)
         assert m and int(m.group(1)) > 0, r.stdout
 
