@@ -350,6 +350,13 @@ static void do_snapshot_auto(kg_server *s)
                (unsigned long long)info.bytes, (unsigned long long)info.seq);
 }
 
+/* What a round slot keeps between rounds: a reply buffer that held at
+ * most this much (so of at most twice that: it grows by doubling) and a
+ * decoding buffer of at most this size. KG_ROUND_MAX slots then keep
+ * at most 512 x (128 + 16) KiB = 72 MiB, whatever came before. */
+#define SLOT_KEEP_REPLY_BYTES ((size_t)64 << 10)
+#define SLOT_KEEP_REQUEST_BYTES ((size_t)16 << 10)
+
 static void send_reply(kg_server *s, kg_slot *sl)
 {
     size_t len;
@@ -424,16 +431,18 @@ static void run_round(kg_server *s)
             publish(s, sl);
         size_t len;
         kg_writer_data(sl->w, &len);
-        /* Don't keep a huge reply buffer (an export) for ever. */
-        if (len > ((size_t)1 << 20)) {
+        /* Don't keep a big reply's buffer (an export) for ever: with
+         * KG_ROUND_MAX slots, that could be gigabytes. */
+        kg_writer *fresh = len > SLOT_KEEP_REPLY_BYTES ? kg_writer_new() : NULL;
+        if (fresh) {
             kg_writer_destroy(&sl->w);
-            sl->w = kg_writer_new();
+            sl->w = fresh;
         } else {
             kg_writer_reset(sl->w);
         }
         kg_value_destroy(&sl->req);
-        /* Nor a huge request's decoding room. */
-        if (sl->req_mem.cap > ((size_t)64 << 10))
+        /* Nor a big request's decoding room. */
+        if (sl->req_mem.cap > SLOT_KEEP_REQUEST_BYTES)
             kg_proto_buffer_free(&sl->req_mem);
         for (size_t f = 0; f < sl->n_frames; f++) {
             zmq_msg_close(&sl->frames[f]);
