@@ -61,9 +61,10 @@ static int resolve(kg_client *c, char **names, size_t n, size_t window)
                 printf("%s\t-\t%s\n", names[i], jobs[i].err.message);
                 st = 1;
             } else {
-                printf("%s\t%s\t%s\n", names[i],
-                       kg_value_cstr(kg_value_get(r, "id")),
-                       kg_value_cstr(kg_value_get(r, "kind")));
+                const char *id = kg_value_cstr(kg_value_get(r, "id"));
+                const char *kind = kg_value_cstr(kg_value_get(r, "kind"));
+                printf("%s\t%s\t%s\n", names[i], id ? id : "?",
+                       kind ? kind : "?");
             }
         }
     }

@@ -301,9 +301,7 @@ static bool prepare(kg_server *s, kg_slot *slot)
 /* Requests prefetched together: while one chunk runs, the next one's
  * memory is on its way, and a chunk's lines stay in the cache until it
  * runs (a whole round of 512 would not). */
-#ifndef PREFETCH_CHUNK
 #define PREFETCH_CHUNK 32
-#endif
 
 /* Look-ups name entities; on a big graph each is a chain of cache misses
  * (index slot, record, id, relations). Fetch those of requests [from, to)
