@@ -35,7 +35,11 @@
  *
  * Deadline: opts.deadline is a CLOCK_MONOTONIC time in nanoseconds (see
  * kg_query_clock_ns); a query that runs past it stops and returns
- * KG_ETIMEOUT with an empty result. 0 means no deadline.
+ * KG_ETIMEOUT with an empty result. 0 means no deadline. A query looks at
+ * the clock when it starts and then every 256 steps, and it reads the
+ * coarse clock (kg_query_clock_coarse_ns), which costs a memory read
+ * instead of a timer read: a query may run past its deadline by that
+ * clock's resolution (a few ms) and 256 steps.
  */
 #ifndef KG_QUERY_H
 #define KG_QUERY_H
@@ -73,6 +77,10 @@ typedef struct kg_query_opts {
 /* The current CLOCK_MONOTONIC time in ns, to build deadlines:
  * opts.deadline = kg_query_clock_ns() + 500 * 1000000ull. */
 uint64_t kg_query_clock_ns(void);
+/* The same clock at the kernel tick's resolution (CLOCK_MONOTONIC_COARSE,
+ * a few ms; it may lag kg_query_clock_ns by that much), for deadlines
+ * set per request where a timer read would be a measurable cost. */
+uint64_t kg_query_clock_coarse_ns(void);
 
 /* ---- dates ----------------------------------------------------------------- */
 

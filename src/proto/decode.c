@@ -62,7 +62,8 @@ static int read_head(cursor *c, head *h, kg_error *err)
                             off);
     unsigned b = *c->p;
     unsigned n = 0; /* bytes of the length/value field after the type */
-    memset(h, 0, sizeof *h);
+    h->len = 0;      /* h->s is set only for the scalars that have one */
+    h->data = NULL;
 
     if (b <= 0x7f) {
         h->type = KG_VAL_INT;

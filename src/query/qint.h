@@ -23,16 +23,21 @@ static inline bool kg_q_expired(kg_q_clock *c)
         return false;
     if ((c->tick++ & 255u) != 0)
         return false;
-    return kg_query_clock_ns() >= c->deadline;
+    return kg_query_clock_coarse_ns() >= c->deadline;
 }
 
 /* ---- u32 -> u32 hash map (keys != KG_NONE) -------------------------------- */
+
+/* Slots kept inside the map itself: a one-hop traversal's few entities
+ * need no allocation. */
+#define KG_Q_MAP_INLINE 32
 
 typedef struct kg_q_map {
     uint32_t *keys; /* KG_NONE = empty slot */
     uint32_t *vals;
     size_t cap;     /* power of two or 0 */
     size_t n;
+    uint32_t inline_slots[2 * KG_Q_MAP_INLINE]; /* keys, then values */
 } kg_q_map;
 
 /* Insert key -> val unless key is there. Returns 1 inserted, 0 present

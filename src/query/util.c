@@ -6,11 +6,21 @@
 
 #include "qint.h"
 
-uint64_t kg_query_clock_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t kg_query_clock_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t kg_query_clock_coarse_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
 /* ---- dates ------------------------------------------------------------------ */
@@ -119,12 +129,18 @@ static size_t slot_of(uint32_t key, size_t cap)
 
 static int map_resize(kg_q_map *m, size_t cap)
 {
-    uint32_t *k = malloc(cap * sizeof *k);
-    uint32_t *v = malloc(cap * sizeof *v);
-    if (!k || !v) {
-        free(k);
-        free(v);
-        return KG_ENOMEM;
+    uint32_t *k, *v;
+    if (cap <= KG_Q_MAP_INLINE && !m->cap) {
+        k = m->inline_slots;
+        v = m->inline_slots + KG_Q_MAP_INLINE;
+    } else {
+        k = malloc(cap * sizeof *k);
+        v = malloc(cap * sizeof *v);
+        if (!k || !v) {
+            free(k);
+            free(v);
+            return KG_ENOMEM;
+        }
     }
     memset(k, 0xff, cap * sizeof *k);
     for (size_t i = 0; i < m->cap; i++) {
@@ -136,8 +152,10 @@ static int map_resize(kg_q_map *m, size_t cap)
         k[s] = m->keys[i];
         v[s] = m->vals[i];
     }
-    free(m->keys);
-    free(m->vals);
+    if (m->keys != m->inline_slots) {
+        free(m->keys);
+        free(m->vals);
+    }
     m->keys = k;
     m->vals = v;
     m->cap = cap;
@@ -149,7 +167,7 @@ int kg_q_map_put(kg_q_map *m, uint32_t key, uint32_t val)
     if ((m->n + 1) * 2 > m->cap) {
         if (m->cap > SIZE_MAX / 4)
             return KG_ENOMEM;
-        int rc = map_resize(m, m->cap ? m->cap * 2 : 16);
+        int rc = map_resize(m, m->cap ? m->cap * 2 : KG_Q_MAP_INLINE);
         if (rc)
             return rc;
     }
@@ -180,9 +198,12 @@ uint32_t kg_q_map_get(const kg_q_map *m, uint32_t key)
 
 void kg_q_map_free(kg_q_map *m)
 {
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof *m);
+    if (m->keys != m->inline_slots) {
+        free(m->keys);
+        free(m->vals);
+    }
+    m->keys = m->vals = NULL;
+    m->cap = m->n = 0;
 }
 
 int kg_q_grow(void **arr, size_t *cap, size_t n, size_t elem)

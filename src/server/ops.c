@@ -1,11 +1,14 @@
 /* ops.c - the operations of the protocol (docs/protocol.md).
  *
  * A table in the style of Redis' command table: each op has a name, a
- * handler and the shape of its arguments (name, accepted types, required).
- * The shape is checked before the handler runs, so handlers read their
- * arguments without re-checking types, and an unknown argument is an
- * `invalid` error rather than silently ignored. Handlers write only the
- * `result` value; the reply envelope and errors are written here.
+ * handler and the arguments it accepts and needs. Every argument name of
+ * the protocol is in one table with the types it accepts (a name means
+ * the same in every op). One pass over the request map sorts its values
+ * into slots by name and checks them before the handler runs, so
+ * handlers read their arguments by index without re-checking types, and
+ * an unknown argument is an `invalid` error rather than silently
+ * ignored. Handlers write only the `result` value; the reply envelope
+ * and errors are written here.
  */
 #include "server_int.h"
 
@@ -27,19 +30,56 @@ enum {
     T_ARRAY = 64, T_MAP = 128
 };
 
-typedef struct arg_spec {
-    const char *name;
-    unsigned types;
-    bool required;
-} arg_spec;
+/* Every argument name of the protocol. */
+typedef enum arg_key {
+    A_NAME, A_AS_OF, A_LIMIT, A_KIND, A_PREFIX, A_OFFSET, A_SUBJECT,
+    A_RELATION, A_OBJECT, A_WHERE, A_ENTITY, A_DIRECTION, A_RELATIONS,
+    A_DEPTH, A_DETAIL, A_FROM, A_TO, A_MAX_LENGTH, A_ALL, A_PATTERNS,
+    A_SEEDS, A_FORMAT, A_ENTITIES, A_TEXT, A_SOURCE, A_DATE, A_COMMIT,
+    A_COUNT
+} arg_key;
 
-typedef int (*op_fn)(kg_server *s, kg_slot *slot, const kg_value *req,
+typedef uint32_t arg_set; /* bit k: argument k */
+#define ARG(k) ((arg_set)1 << (k))
+
+static const struct arg_def {
+    const char *name;
+    size_t len;
+    unsigned types;
+} arg_defs[A_COUNT] = {
+#define DEF(k, n, t) [k] = {n, sizeof n - 1, t}
+    DEF(A_NAME, "name", T_STR), DEF(A_AS_OF, "as_of", T_STR),
+    DEF(A_LIMIT, "limit", T_INT), DEF(A_KIND, "kind", T_STR),
+    DEF(A_PREFIX, "prefix", T_STR), DEF(A_OFFSET, "offset", T_INT),
+    DEF(A_SUBJECT, "subject", T_STR), DEF(A_RELATION, "relation", T_STR),
+    DEF(A_OBJECT, "object", T_STR), DEF(A_WHERE, "where", T_MAP),
+    DEF(A_ENTITY, "entity", T_STR), DEF(A_DIRECTION, "direction", T_STR),
+    DEF(A_RELATIONS, "relations", T_ARRAY), DEF(A_DEPTH, "depth", T_INT),
+    DEF(A_DETAIL, "detail", T_STR), DEF(A_FROM, "from", T_STR),
+    DEF(A_TO, "to", T_STR), DEF(A_MAX_LENGTH, "max_length", T_INT),
+    DEF(A_ALL, "all", T_BOOL), DEF(A_PATTERNS, "patterns", T_ARRAY),
+    DEF(A_SEEDS, "seeds", T_ARRAY), DEF(A_FORMAT, "format", T_STR),
+    DEF(A_ENTITIES, "entities", T_ARRAY), DEF(A_TEXT, "text", T_STR),
+    DEF(A_SOURCE, "source", T_STR), DEF(A_DATE, "date", T_STR),
+    DEF(A_COMMIT, "commit", T_BOOL),
+#undef DEF
+};
+
+/* A request sorted by argument name. */
+typedef struct op_args {
+    const kg_value *req;        /* the whole map */
+    const kg_value *id;         /* NULL when absent */
+    const kg_value *v[A_COUNT]; /* NULL when absent or nil */
+} op_args;
+
+typedef int (*op_fn)(kg_server *s, kg_slot *slot, const op_args *a,
                      kg_writer *w, kg_error *err);
 
 typedef struct op_def {
     const char *name;
     op_fn fn;
-    const arg_spec *args; /* terminated by a NULL name */
+    arg_set takes;    /* the arguments it accepts (op and id aside) */
+    arg_set requires; /* of which these must be there and not nil */
 } op_def;
 
 /* Up to this many strings in an argument array live on the stack. */
@@ -136,89 +176,125 @@ static const char *types_text(unsigned t)
     return buf;
 }
 
-/* The shape check: every key known, of an accepted type, no duplicates,
- * the required ones present. Nil stands for "absent" for optional ones. */
-static int check_args(const op_def *op, const kg_value *req, kg_error *err)
+/* The request's fields, in one pass over its map: `op`, `id`, and every
+ * other value in the slot of its name. The first duplicated key, or name
+ * that no op takes, is kept in bad for check_args to report once the op
+ * is known; the pass goes on so that `op` and `id` are found wherever
+ * they are. */
+typedef struct req_fields {
+    const kg_value *op;
+    arg_set given;        /* names present, nil or not */
+    arg_set present;      /* names present and not nil */
+    const kg_kv *bad;     /* first duplicate or unknown name, or NULL */
+    bool bad_duplicate;
+} req_fields;
+
+static int arg_find(const char *key, size_t len)
 {
-    size_t n_spec = 0;
-    while (op->args[n_spec].name)
-        n_spec++;
-    size_t n = req->u.map.n;
-    if (n > n_spec + 2)
-        return kg_error_set(err, KG_EINVAL, "%zu arguments for op '%s' (it "
-                            "takes at most %zu)", n - 1, op->name, n_spec + 1);
-    for (size_t i = 0; i < n; i++) {
+    for (int k = 0; k < A_COUNT; k++)
+        if (arg_defs[k].len == len && memcmp(arg_defs[k].name, key, len) == 0)
+            return k;
+    return -1;
+}
+
+static void read_fields(const kg_value *req, req_fields *f, op_args *a)
+{
+    memset(f, 0, sizeof *f);
+    a->req = req;
+    a->id = NULL;
+    memset(a->v, 0, sizeof a->v);
+    for (size_t i = 0; i < req->u.map.n; i++) {
         const kg_kv *kv = &req->u.map.items[i];
-        for (size_t k = 0; k < i; k++)
-            if (req->u.map.items[k].key_len == kv->key_len &&
-                memcmp(req->u.map.items[k].key, kv->key, kv->key_len) == 0)
-                return kg_error_set(err, KG_EINVAL, "argument '%.64s' given twice",
-                                    kv->key);
-        if (strcmp(kv->key, "op") == 0)
-            continue;
-        if (strcmp(kv->key, "id") == 0) {
-            if (kv->value.type == KG_VAL_ARRAY || kv->value.type == KG_VAL_MAP)
-                return kg_error_set(err, KG_EINVAL, "'id' must be a scalar");
+        const kg_value **slot;
+        int k = -1;
+        if (kv->key_len == 2 && memcmp(kv->key, "op", 2) == 0)
+            slot = &f->op;
+        else if (kv->key_len == 2 && memcmp(kv->key, "id", 2) == 0)
+            slot = &a->id;
+        else if ((k = arg_find(kv->key, kv->key_len)) >= 0)
+            slot = &a->v[k];
+        else {
+            if (!f->bad)
+                f->bad = kv;
             continue;
         }
-        const arg_spec *a = op->args;
-        while (a->name && strcmp(a->name, kv->key) != 0)
-            a++;
-        if (!a->name)
-            return kg_error_set(err, KG_EINVAL, "unknown argument '%.64s' for "
-                                "op '%s'", kv->key, op->name);
-        unsigned t = type_bit(&kv->value);
-        if (t == T_NIL && !a->required)
+        if (*slot || (k >= 0 && (f->given & ARG(k)))) {
+            if (!f->bad) {
+                f->bad = kv;
+                f->bad_duplicate = true;
+            }
             continue;
-        if (!(a->types & t))
+        }
+        if (k >= 0) {
+            f->given |= ARG(k);
+            if (kv->value.type == KG_VAL_NIL)
+                continue; /* nil stands for absent */
+            f->present |= ARG(k);
+        }
+        *slot = &kv->value;
+    }
+}
+
+/* The shape check: every name taken by the op, of an accepted type, no
+ * duplicates, the required ones present and not nil. */
+static int check_args(const op_def *op, const req_fields *f, const op_args *a,
+                      kg_error *err)
+{
+    if (f->bad && f->bad_duplicate)
+        return kg_error_set(err, KG_EINVAL, "argument '%.64s' given twice",
+                            f->bad->key);
+    if (f->bad)
+        return kg_error_set(err, KG_EINVAL, "unknown argument '%.64s' for "
+                            "op '%s'", f->bad->key, op->name);
+    if (a->id && (a->id->type == KG_VAL_ARRAY || a->id->type == KG_VAL_MAP))
+        return kg_error_set(err, KG_EINVAL, "'id' must be a scalar");
+    arg_set extra = f->given & ~op->takes;
+    if (extra)
+        return kg_error_set(err, KG_EINVAL, "unknown argument '%s' for op '%s'",
+                            arg_defs[__builtin_ctz(extra)].name, op->name);
+    for (arg_set b = f->present; b; b &= b - 1) {
+        int k = __builtin_ctz(b);
+        const kg_value *v = a->v[k];
+        unsigned t = type_bit(v);
+        if (!(arg_defs[k].types & t))
             return kg_error_set(err, KG_EINVAL, "argument '%s': expected %s, "
-                                "got %s", a->name, types_text(a->types),
-                                kg_value_type_name(kv->value.type));
-        if (t == T_STR && !kg_value_cstr(&kv->value))
+                                "got %s", arg_defs[k].name,
+                                types_text(arg_defs[k].types),
+                                kg_value_type_name(v->type));
+        if (t == T_STR && !kg_value_cstr(v))
             return kg_error_set(err, KG_EINVAL, "argument '%s': string "
-                                "contains NUL", a->name);
+                                "contains NUL", arg_defs[k].name);
     }
-    for (const arg_spec *a = op->args; a->name; a++) {
-        if (!a->required)
-            continue;
-        const kg_value *v = kg_value_get(req, a->name);
-        if (!v || v->type == KG_VAL_NIL)
-            return kg_error_set(err, KG_EINVAL, "op '%s' needs argument '%s'",
-                                op->name, a->name);
-    }
+    arg_set missing = op->requires & ~f->present;
+    if (missing)
+        return kg_error_set(err, KG_EINVAL, "op '%s' needs argument '%s'",
+                            op->name, arg_defs[__builtin_ctz(missing)].name);
     return 0;
 }
 
-/* An argument, or NULL when absent or nil. */
-static const kg_value *arg(const kg_value *req, const char *key)
+static const char *arg_str(const op_args *a, arg_key k)
 {
-    const kg_value *v = kg_value_get(req, key);
-    return v && v->type != KG_VAL_NIL ? v : NULL;
+    return kg_value_cstr(a->v[k]);
 }
 
-static const char *arg_str(const kg_value *req, const char *key)
+static bool arg_bool(const op_args *a, arg_key k, bool dflt)
 {
-    return kg_value_cstr(arg(req, key));
-}
-
-static bool arg_bool(const kg_value *req, const char *key, bool dflt)
-{
-    const kg_value *v = arg(req, key);
-    return v ? v->u.b : dflt;
+    return a->v[k] ? a->v[k]->u.b : dflt;
 }
 
 static uint64_t deadline(const kg_server *s)
 {
     if (!s->cfg->query_timeout_ms)
         return 0;
-    return kg_query_clock_ns() + (uint64_t)s->cfg->query_timeout_ms * 1000000u;
+    return kg_query_clock_coarse_ns() +
+           (uint64_t)s->cfg->query_timeout_ms * 1000000u;
 }
 
 /* limit: 1.., capped by max_results; absent = max_results. */
-static int arg_limit(const kg_server *s, const kg_value *req, size_t *out,
+static int arg_limit(const kg_server *s, const op_args *a, size_t *out,
                      kg_error *err)
 {
-    const kg_value *v = arg(req, "limit");
+    const kg_value *v = a->v[A_LIMIT];
     *out = s->cfg->max_results;
     if (!v)
         return 0;
@@ -230,38 +306,38 @@ static int arg_limit(const kg_server *s, const kg_value *req, size_t *out,
     return 0;
 }
 
-static int arg_uint(const kg_value *req, const char *key, int64_t dflt,
-                    int64_t min, int64_t *out, kg_error *err)
+static int arg_uint(const op_args *a, arg_key k, int64_t dflt, int64_t min,
+                    int64_t *out, kg_error *err)
 {
-    const kg_value *v = arg(req, key);
+    const kg_value *v = a->v[k];
     *out = dflt;
     if (!v)
         return 0;
     if (kg_value_get_int(v, out) || *out < min)
         return kg_error_set(err, KG_EINVAL, "%s must be an integer >= %lld",
-                            key, (long long)min);
+                            arg_defs[k].name, (long long)min);
     return 0;
 }
 
 /* A depth-like argument: 1..max_depth, beyond is a `limit` error. */
-static int arg_depth(const kg_server *s, const kg_value *req, const char *key,
+static int arg_depth(const kg_server *s, const op_args *a, arg_key k,
                      unsigned dflt, unsigned *out, kg_error *err)
 {
     int64_t n;
-    int rc = arg_uint(req, key, dflt, 1, &n, err);
+    int rc = arg_uint(a, k, dflt, 1, &n, err);
     if (rc)
         return rc;
     if (n > (int64_t)s->cfg->max_depth)
-        return kg_error_set(err, KG_ELIMIT, "%s %lld exceeds max_depth %u", key,
-                            (long long)n, s->cfg->max_depth);
+        return kg_error_set(err, KG_ELIMIT, "%s %lld exceeds max_depth %u",
+                            arg_defs[k].name, (long long)n, s->cfg->max_depth);
     *out = (unsigned)n;
     return 0;
 }
 
-static int arg_as_of(const kg_value *req, const char **out, int32_t *day,
+static int arg_as_of(const op_args *a, const char **out, int32_t *day,
                      kg_error *err)
 {
-    *out = arg_str(req, "as_of");
+    *out = arg_str(a, A_AS_OF);
     if (day)
         *day = 0;
     if (!*out)
@@ -275,10 +351,9 @@ static int arg_as_of(const kg_value *req, const char **out, int32_t *day,
     return 0;
 }
 
-static int arg_dir(const kg_value *req, const char *key, kg_dir dflt,
-                   kg_dir *out, kg_error *err)
+static int arg_dir(const op_args *a, kg_dir dflt, kg_dir *out, kg_error *err)
 {
-    const char *d = arg_str(req, key);
+    const char *d = arg_str(a, A_DIRECTION);
     *out = dflt;
     if (!d)
         return 0;
@@ -289,7 +364,7 @@ static int arg_dir(const kg_value *req, const char *key, kg_dir dflt,
     else if (strcmp(d, "both") == 0)
         *out = KG_BOTH;
     else
-        return kg_error_set(err, KG_EINVAL, "%s must be out, in or both", key);
+        return kg_error_set(err, KG_EINVAL, "direction must be out, in or both");
     return 0;
 }
 
@@ -308,10 +383,10 @@ static void strlist_free(strlist *l)
     l->n = 0;
 }
 
-static int arg_strings(const kg_value *req, const char *key, bool nonempty,
+static int arg_strings(const op_args *args, arg_key k, bool nonempty,
                        strlist *l, kg_error *err)
 {
-    const kg_value *a = arg(req, key);
+    const kg_value *a = args->v[k];
     l->v = l->small;
     l->n = 0;
     size_t n = kg_value_len(a);
@@ -326,7 +401,7 @@ static int arg_strings(const kg_value *req, const char *key, bool nonempty,
         if (!str || (nonempty && !str[0])) {
             strlist_free(l);
             return kg_error_set(err, KG_EINVAL, "%s[%zu]: expected a %sstring",
-                                key, i, nonempty ? "non-empty " : "");
+                                arg_defs[k].name, i, nonempty ? "non-empty " : "");
         }
         l->v[i] = str;
     }
@@ -368,10 +443,10 @@ static uint64_t current_seq(const kg_server *s)
 
 /* ---- ops ----------------------------------------------------------------- */
 
-static int op_ping(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_ping(kg_server *s, kg_slot *slot, const op_args *a,
                    kg_writer *w, kg_error *err)
 {
-    (void)s; (void)slot; (void)req; (void)err;
+    (void)s; (void)slot; (void)a; (void)err;
     kg_write_map(w, 2);
     kg_write_str(w, "pong");
     kg_write_bool(w, true);
@@ -421,10 +496,10 @@ static int write_kinds(kg_writer *w, const kg_graph *g, bool relations)
     return 0;
 }
 
-static int op_stats(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_stats(kg_server *s, kg_slot *slot, const op_args *a,
                     kg_writer *w, kg_error *err)
 {
-    (void)slot; (void)req;
+    (void)slot; (void)a;
     const kg_graph *g = s->g;
     kg_write_map(w, 12);
     kg_write_str(w, "entities");
@@ -517,16 +592,16 @@ static void write_degree_by_kind(kg_writer *w, const kg_graph *g, kg_eid e,
     }
 }
 
-static int op_entity(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_entity(kg_server *s, kg_slot *slot, const op_args *a,
                      kg_writer *w, kg_error *err)
 {
     (void)slot;
     const char *as_of;
     int32_t day;
-    int rc = arg_as_of(req, &as_of, &day, err);
+    int rc = arg_as_of(a, &as_of, &day, err);
     if (rc)
         return rc;
-    const char *name = arg_str(req, "name");
+    const char *name = arg_str(a, A_NAME);
     kg_eid e = kg_entity_find(s->g, name);
     if (e == KG_NONE)
         return kg_error_set(err, KG_ENOTFOUND, "unknown entity \"%.200s\"", name);
@@ -539,7 +614,7 @@ static int op_entity(kg_server *s, kg_slot *slot, const kg_value *req,
     return 0;
 }
 
-static int op_entities(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_entities(kg_server *s, kg_slot *slot, const op_args *a,
                        kg_writer *w, kg_error *err)
 {
     (void)slot;
@@ -548,12 +623,12 @@ static int op_entities(kg_server *s, kg_slot *slot, const kg_value *req,
     const char *as_of;
     int64_t offset;
     int rc;
-    if ((rc = arg_as_of(req, &as_of, NULL, err)) ||
-        (rc = arg_limit(s, req, &q.opts.limit, err)) ||
-        (rc = arg_uint(req, "offset", 0, 0, &offset, err)))
+    if ((rc = arg_as_of(a, &as_of, NULL, err)) ||
+        (rc = arg_limit(s, a, &q.opts.limit, err)) ||
+        (rc = arg_uint(a, A_OFFSET, 0, 0, &offset, err)))
         return rc;
-    q.kind = arg_str(req, "kind");
-    q.prefix = arg_str(req, "prefix");
+    q.kind = arg_str(a, A_KIND);
+    q.prefix = arg_str(a, A_PREFIX);
     q.offset = (size_t)offset;
     q.opts.deadline = deadline(s);
     kg_eid_list res;
@@ -572,21 +647,21 @@ static int op_entities(kg_server *s, kg_slot *slot, const kg_value *req,
     return 0;
 }
 
-static int op_relations(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_relations(kg_server *s, kg_slot *slot, const op_args *a,
                         kg_writer *w, kg_error *err)
 {
     (void)slot;
     kg_relations_query q;
     memset(&q, 0, sizeof q);
     int rc;
-    if ((rc = arg_as_of(req, &q.opts.as_of, NULL, err)) ||
-        (rc = arg_limit(s, req, &q.opts.limit, err)))
+    if ((rc = arg_as_of(a, &q.opts.as_of, NULL, err)) ||
+        (rc = arg_limit(s, a, &q.opts.limit, err)))
         return rc;
-    q.subject = arg_str(req, "subject");
-    q.relation = arg_str(req, "relation");
-    q.object = arg_str(req, "object");
+    q.subject = arg_str(a, A_SUBJECT);
+    q.relation = arg_str(a, A_RELATION);
+    q.object = arg_str(a, A_OBJECT);
     kg_pair where[KG_QUERY_MAX_QUALS];
-    const kg_value *wv = arg(req, "where");
+    const kg_value *wv = a->v[A_WHERE];
     if (wv) {
         if (wv->u.map.n > KG_QUERY_MAX_QUALS)
             return kg_error_set(err, KG_ELIMIT, "where: at most %d qualifiers",
@@ -621,7 +696,7 @@ static int op_relations(kg_server *s, kg_slot *slot, const kg_value *req,
     return 0;
 }
 
-static int op_neighbors(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_neighbors(kg_server *s, kg_slot *slot, const op_args *a,
                         kg_writer *w, kg_error *err)
 {
     (void)slot;
@@ -629,15 +704,15 @@ static int op_neighbors(kg_server *s, kg_slot *slot, const kg_value *req,
     memset(&q, 0, sizeof q);
     strlist rels = {0};
     int rc;
-    if ((rc = arg_as_of(req, &q.opts.as_of, NULL, err)) ||
-        (rc = arg_limit(s, req, &q.opts.limit, err)) ||
-        (rc = arg_dir(req, "direction", KG_OUT, &q.dir, err)) ||
-        (rc = arg_depth(s, req, "depth", 1, &q.opts.max_depth, err)) ||
-        (rc = arg_strings(req, "relations", true, &rels, err)))
+    if ((rc = arg_as_of(a, &q.opts.as_of, NULL, err)) ||
+        (rc = arg_limit(s, a, &q.opts.limit, err)) ||
+        (rc = arg_dir(a, KG_OUT, &q.dir, err)) ||
+        (rc = arg_depth(s, a, A_DEPTH, 1, &q.opts.max_depth, err)) ||
+        (rc = arg_strings(a, A_RELATIONS, true, &rels, err)))
         return rc;
     /* How much to say of each neighbour (docs/protocol.md, neighbors). */
     enum { FULL, BRIEF, IDS } detail = FULL;
-    const char *dv = arg_str(req, "detail");
+    const char *dv = arg_str(a, A_DETAIL);
     if (dv && strcmp(dv, "brief") == 0)
         detail = BRIEF;
     else if (dv && strcmp(dv, "ids") == 0)
@@ -646,7 +721,7 @@ static int op_neighbors(kg_server *s, kg_slot *slot, const kg_value *req,
         strlist_free(&rels);
         return kg_error_set(err, KG_EINVAL, "detail must be full, brief or ids");
     }
-    q.entity = arg_str(req, "entity");
+    q.entity = arg_str(a, A_ENTITY);
     q.relations = rels.v;
     q.n_relations = rels.n;
     q.opts.deadline = deadline(s);
@@ -696,7 +771,7 @@ static int op_neighbors(kg_server *s, kg_slot *slot, const kg_value *req,
     return 0;
 }
 
-static int op_path(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_path(kg_server *s, kg_slot *slot, const op_args *a,
                    kg_writer *w, kg_error *err)
 {
     (void)slot;
@@ -704,16 +779,16 @@ static int op_path(kg_server *s, kg_slot *slot, const kg_value *req,
     memset(&q, 0, sizeof q);
     strlist rels = {0};
     int rc;
-    if ((rc = arg_as_of(req, &q.opts.as_of, NULL, err)) ||
-        (rc = arg_limit(s, req, &q.opts.limit, err)) ||
-        (rc = arg_dir(req, "direction", KG_OUT, &q.dir, err)) ||
-        (rc = arg_depth(s, req, "max_length", s->cfg->max_depth,
+    if ((rc = arg_as_of(a, &q.opts.as_of, NULL, err)) ||
+        (rc = arg_limit(s, a, &q.opts.limit, err)) ||
+        (rc = arg_dir(a, KG_OUT, &q.dir, err)) ||
+        (rc = arg_depth(s, a, A_MAX_LENGTH, s->cfg->max_depth,
                         &q.opts.max_depth, err)) ||
-        (rc = arg_strings(req, "relations", true, &rels, err)))
+        (rc = arg_strings(a, A_RELATIONS, true, &rels, err)))
         return rc;
-    q.from = arg_str(req, "from");
-    q.to = arg_str(req, "to");
-    q.all = arg_bool(req, "all", false);
+    q.from = arg_str(a, A_FROM);
+    q.to = arg_str(a, A_TO);
+    q.all = arg_bool(a, A_ALL, false);
     q.relations = rels.v;
     q.n_relations = rels.n;
     q.opts.deadline = deadline(s);
@@ -741,17 +816,17 @@ static int op_path(kg_server *s, kg_slot *slot, const kg_value *req,
     return 0;
 }
 
-static int op_match(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_match(kg_server *s, kg_slot *slot, const op_args *a,
                     kg_writer *w, kg_error *err)
 {
     (void)slot;
     kg_match_query q;
     memset(&q, 0, sizeof q);
     int rc;
-    if ((rc = arg_as_of(req, &q.opts.as_of, NULL, err)) ||
-        (rc = arg_limit(s, req, &q.opts.limit, err)))
+    if ((rc = arg_as_of(a, &q.opts.as_of, NULL, err)) ||
+        (rc = arg_limit(s, a, &q.opts.limit, err)))
         return rc;
-    const kg_value *pv = arg(req, "patterns");
+    const kg_value *pv = a->v[A_PATTERNS];
     size_t np = kg_value_len(pv);
     if (np == 0)
         return kg_error_set(err, KG_EINVAL, "patterns: at least one pattern");
@@ -836,10 +911,10 @@ static int op_match(kg_server *s, kg_slot *slot, const kg_value *req,
 }
 
 /* "graph" (maps) or a text format; 0 when graph. */
-static int arg_format(const kg_value *req, const char *dflt, kg_format *out,
+static int arg_format(const op_args *a, const char *dflt, kg_format *out,
                       kg_error *err)
 {
-    const char *f = arg_str(req, "format");
+    const char *f = arg_str(a, A_FORMAT);
     if (!f)
         f = dflt;
     *out = KG_FORMAT_AUTO;
@@ -876,7 +951,7 @@ static int write_graph_as(kg_writer *w, const kg_graph *g, kg_format fmt,
     return 0;
 }
 
-static int op_subgraph(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_subgraph(kg_server *s, kg_slot *slot, const op_args *a,
                        kg_writer *w, kg_error *err)
 {
     (void)slot;
@@ -885,19 +960,19 @@ static int op_subgraph(kg_server *s, kg_slot *slot, const kg_value *req,
     strlist rels = {0}, seeds = {0};
     kg_format fmt;
     int rc;
-    if ((rc = arg_as_of(req, &q.opts.as_of, NULL, err)) ||
-        (rc = arg_limit(s, req, &q.opts.limit, err)) ||
-        (rc = arg_dir(req, "direction", KG_BOTH, &q.dir, err)) ||
-        (rc = arg_depth(s, req, "depth", 1, &q.opts.max_depth, err)) ||
-        (rc = arg_format(req, "graph", &fmt, err)))
+    if ((rc = arg_as_of(a, &q.opts.as_of, NULL, err)) ||
+        (rc = arg_limit(s, a, &q.opts.limit, err)) ||
+        (rc = arg_dir(a, KG_BOTH, &q.dir, err)) ||
+        (rc = arg_depth(s, a, A_DEPTH, 1, &q.opts.max_depth, err)) ||
+        (rc = arg_format(a, "graph", &fmt, err)))
         return rc;
-    if ((rc = arg_strings(req, "seeds", true, &seeds, err)))
+    if ((rc = arg_strings(a, A_SEEDS, true, &seeds, err)))
         return rc;
     if (seeds.n == 0) {
         strlist_free(&seeds);
         return kg_error_set(err, KG_EINVAL, "seeds: at least one entity");
     }
-    if ((rc = arg_strings(req, "relations", true, &rels, err))) {
+    if ((rc = arg_strings(a, A_RELATIONS, true, &rels, err))) {
         strlist_free(&seeds);
         return rc;
     }
@@ -917,15 +992,15 @@ static int op_subgraph(kg_server *s, kg_slot *slot, const kg_value *req,
     return rc;
 }
 
-static int op_export(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_export(kg_server *s, kg_slot *slot, const op_args *a,
                      kg_writer *w, kg_error *err)
 {
     (void)slot;
     kg_format fmt;
     const char *as_of;
     int rc;
-    if ((rc = arg_as_of(req, &as_of, NULL, err)) ||
-        (rc = arg_format(req, "dot", &fmt, err)))
+    if ((rc = arg_as_of(a, &as_of, NULL, err)) ||
+        (rc = arg_format(a, "dot", &fmt, err)))
         return rc;
     if (!as_of)
         return write_graph_as(w, s->g, fmt, false, err);
@@ -960,10 +1035,10 @@ static int op_export(kg_server *s, kg_slot *slot, const kg_value *req,
     return rc;
 }
 
-static int op_add(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_add(kg_server *s, kg_slot *slot, const op_args *a,
                   kg_writer *w, kg_error *err)
 {
-    int rc = kg_proto_request_to_batch(req, false, slot->batch, err);
+    int rc = kg_proto_request_to_batch(a->req, false, slot->batch, err);
     if (rc)
         return rc;
     /* Count what is new before applying (merges and existing facts are
@@ -1003,10 +1078,10 @@ static int op_add(kg_server *s, kg_slot *slot, const kg_value *req,
     return 0;
 }
 
-static int op_remove(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_remove(kg_server *s, kg_slot *slot, const op_args *a,
                      kg_writer *w, kg_error *err)
 {
-    int rc = kg_proto_request_to_batch(req, true, slot->batch, err);
+    int rc = kg_proto_request_to_batch(a->req, true, slot->batch, err);
     if (rc)
         return rc;
     size_t ne = kg_entity_count(s->g), nr = kg_relation_count(s->g);
@@ -1026,12 +1101,12 @@ static int op_remove(kg_server *s, kg_slot *slot, const kg_value *req,
     return 0;
 }
 
-static int op_extract(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_extract(kg_server *s, kg_slot *slot, const op_args *a,
                       kg_writer *w, kg_error *err)
 {
-    const kg_value *tv = arg(req, "text");
-    bool commit = arg_bool(req, "commit", false);
-    kg_extract_options o = {arg_str(req, "source"), arg_str(req, "date")};
+    const kg_value *tv = a->v[A_TEXT];
+    bool commit = arg_bool(a, A_COMMIT, false);
+    kg_extract_options o = {arg_str(a, A_SOURCE), arg_str(a, A_DATE)};
     if (!s->x) {
         /* Built on first use (it reads data files); the served graph is
          * its gazetteer. */
@@ -1080,10 +1155,10 @@ static int op_extract(kg_server *s, kg_slot *slot, const kg_value *req,
     return 0;
 }
 
-static int op_snapshot(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_snapshot(kg_server *s, kg_slot *slot, const op_args *a,
                        kg_writer *w, kg_error *err)
 {
-    (void)slot; (void)req;
+    (void)slot; (void)a;
     if (!s->j)
         return kg_error_set(err, KG_EUNSUPPORTED, "no data directory (start "
                             "kgd with --data)");
@@ -1105,71 +1180,51 @@ static int op_snapshot(kg_server *s, kg_slot *slot, const kg_value *req,
     return 0;
 }
 
-static int op_reload(kg_server *s, kg_slot *slot, const kg_value *req,
+static int op_reload(kg_server *s, kg_slot *slot, const op_args *a,
                      kg_writer *w, kg_error *err)
 {
     (void)w;
     int rc = kg_server_reload_start(s, err);
     if (rc)
         return rc;
-    if (kg_server_reload_defer(s, slot, kg_value_get(req, "id")))
+    if (kg_server_reload_defer(s, slot, a->id))
         return kg_error_set(err, KG_ENOMEM, "out of memory (the reload goes on)");
     return 0;
 }
 
 /* ---- the table ----------------------------------------------------------- */
 
-#define Q_ARGS {"as_of", T_STR, false}, {"limit", T_INT, false}
-
-static const arg_spec args_none[] = {{NULL, 0, false}};
-static const arg_spec args_entity[] = {
-    {"name", T_STR, true}, {"as_of", T_STR, false}, {NULL, 0, false}};
-static const arg_spec args_entities[] = {
-    {"kind", T_STR, false}, {"prefix", T_STR, false}, {"offset", T_INT, false},
-    Q_ARGS, {NULL, 0, false}};
-static const arg_spec args_relations[] = {
-    {"subject", T_STR, false}, {"relation", T_STR, false},
-    {"object", T_STR, false}, {"where", T_MAP, false}, Q_ARGS, {NULL, 0, false}};
-static const arg_spec args_neighbors[] = {
-    {"entity", T_STR, true}, {"direction", T_STR, false},
-    {"relations", T_ARRAY, false}, {"depth", T_INT, false},
-    {"detail", T_STR, false}, Q_ARGS, {NULL, 0, false}};
-static const arg_spec args_path[] = {
-    {"from", T_STR, true}, {"to", T_STR, true}, {"relations", T_ARRAY, false},
-    {"max_length", T_INT, false}, {"direction", T_STR, false},
-    {"all", T_BOOL, false}, Q_ARGS, {NULL, 0, false}};
-static const arg_spec args_match[] = {
-    {"patterns", T_ARRAY, true}, Q_ARGS, {NULL, 0, false}};
-static const arg_spec args_subgraph[] = {
-    {"seeds", T_ARRAY, true}, {"depth", T_INT, false},
-    {"relations", T_ARRAY, false}, {"direction", T_STR, false},
-    {"format", T_STR, false}, Q_ARGS, {NULL, 0, false}};
-static const arg_spec args_export[] = {
-    {"format", T_STR, false}, {"as_of", T_STR, false}, {NULL, 0, false}};
-static const arg_spec args_write[] = {
-    {"entities", T_ARRAY, false}, {"relations", T_ARRAY, false},
-    {NULL, 0, false}};
-static const arg_spec args_extract[] = {
-    {"text", T_STR, true}, {"source", T_STR, false}, {"date", T_STR, false},
-    {"commit", T_BOOL, false}, {NULL, 0, false}};
+#define Q_ARGS (ARG(A_AS_OF) | ARG(A_LIMIT))
+#define PATH_ARGS (ARG(A_FROM) | ARG(A_TO) | ARG(A_RELATIONS) | \
+                   ARG(A_MAX_LENGTH) | ARG(A_DIRECTION) | ARG(A_ALL) | Q_ARGS)
+#define SUBGRAPH_ARGS (ARG(A_SEEDS) | ARG(A_DEPTH) | ARG(A_RELATIONS) | \
+                       ARG(A_DIRECTION) | ARG(A_FORMAT) | Q_ARGS)
+#define NEIGHBORS_ARGS (ARG(A_ENTITY) | ARG(A_DIRECTION) | ARG(A_RELATIONS) | \
+                        ARG(A_DEPTH) | ARG(A_DETAIL) | Q_ARGS)
+#define RELATIONS_ARGS (ARG(A_SUBJECT) | ARG(A_RELATION) | ARG(A_OBJECT) | \
+                        ARG(A_WHERE) | Q_ARGS)
+#define EXTRACT_ARGS (ARG(A_TEXT) | ARG(A_SOURCE) | ARG(A_DATE) | ARG(A_COMMIT))
+#define WRITE_ARGS (ARG(A_ENTITIES) | ARG(A_RELATIONS))
 
 /* Indexed by KG_OP_*. */
 static const op_def ops[KG_OP_COUNT] = {
-    [KG_OP_PING] = {"ping", op_ping, args_none},
-    [KG_OP_STATS] = {"stats", op_stats, args_none},
-    [KG_OP_ENTITY] = {"entity", op_entity, args_entity},
-    [KG_OP_ENTITIES] = {"entities", op_entities, args_entities},
-    [KG_OP_RELATIONS] = {"relations", op_relations, args_relations},
-    [KG_OP_NEIGHBORS] = {"neighbors", op_neighbors, args_neighbors},
-    [KG_OP_PATH] = {"path", op_path, args_path},
-    [KG_OP_MATCH] = {"match", op_match, args_match},
-    [KG_OP_SUBGRAPH] = {"subgraph", op_subgraph, args_subgraph},
-    [KG_OP_EXPORT] = {"export", op_export, args_export},
-    [KG_OP_ADD] = {"add", op_add, args_write},
-    [KG_OP_REMOVE] = {"remove", op_remove, args_write},
-    [KG_OP_EXTRACT] = {"extract", op_extract, args_extract},
-    [KG_OP_SNAPSHOT] = {"snapshot", op_snapshot, args_none},
-    [KG_OP_RELOAD] = {"reload", op_reload, args_none},
+    [KG_OP_PING] = {"ping", op_ping, 0, 0},
+    [KG_OP_STATS] = {"stats", op_stats, 0, 0},
+    [KG_OP_ENTITY] = {"entity", op_entity, ARG(A_NAME) | ARG(A_AS_OF),
+                      ARG(A_NAME)},
+    [KG_OP_ENTITIES] = {"entities", op_entities,
+                        ARG(A_KIND) | ARG(A_PREFIX) | ARG(A_OFFSET) | Q_ARGS, 0},
+    [KG_OP_RELATIONS] = {"relations", op_relations, RELATIONS_ARGS, 0},
+    [KG_OP_NEIGHBORS] = {"neighbors", op_neighbors, NEIGHBORS_ARGS, ARG(A_ENTITY)},
+    [KG_OP_PATH] = {"path", op_path, PATH_ARGS, ARG(A_FROM) | ARG(A_TO)},
+    [KG_OP_MATCH] = {"match", op_match, ARG(A_PATTERNS) | Q_ARGS, ARG(A_PATTERNS)},
+    [KG_OP_SUBGRAPH] = {"subgraph", op_subgraph, SUBGRAPH_ARGS, ARG(A_SEEDS)},
+    [KG_OP_EXPORT] = {"export", op_export, ARG(A_FORMAT) | ARG(A_AS_OF), 0},
+    [KG_OP_ADD] = {"add", op_add, WRITE_ARGS, 0},
+    [KG_OP_REMOVE] = {"remove", op_remove, WRITE_ARGS, 0},
+    [KG_OP_EXTRACT] = {"extract", op_extract, EXTRACT_ARGS, ARG(A_TEXT)},
+    [KG_OP_SNAPSHOT] = {"snapshot", op_snapshot, 0, 0},
+    [KG_OP_RELOAD] = {"reload", op_reload, 0, 0},
 };
 
 const char *kg_server_op_name(int op)
@@ -1179,18 +1234,19 @@ const char *kg_server_op_name(int op)
 
 void kg_server_dispatch(kg_server *s, kg_slot *slot)
 {
-    const kg_value *req = slot->req;
     kg_writer *w = slot->w;
-    const kg_value *id = kg_value_get(req, "id");
-    const kg_value *opv = kg_value_get(req, "op");
+    req_fields f;
+    op_args a;
+    read_fields(slot->req, &f, &a);
+    const kg_value *id = a.id;
     kg_error err;
     kg_error_clear(&err);
-    if (!opv) {
+    if (!f.op) {
         s->requests_bad++;
         kg_server_write_error(w, id, KG_EINVAL, "missing 'op'");
         return;
     }
-    const char *name = kg_value_cstr(opv);
+    const char *name = kg_value_cstr(f.op);
     if (!name) {
         s->requests_bad++;
         kg_server_write_error(w, id, KG_EINVAL, "'op' must be a string");
@@ -1209,7 +1265,7 @@ void kg_server_dispatch(kg_server *s, kg_slot *slot)
     }
     s->requests_by_op[i]++;
     const op_def *op = &ops[i];
-    int rc = check_args(op, req, &err);
+    int rc = check_args(op, &f, &a, &err);
     if (rc) {
         kg_server_write_error(w, id, rc, err.message);
         return;
@@ -1219,7 +1275,7 @@ void kg_server_dispatch(kg_server *s, kg_slot *slot)
     kg_write_str(w, "ok");
     kg_write_bool(w, true);
     kg_write_str(w, "result");
-    rc = op->fn(s, slot, req, w, &err);
+    rc = op->fn(s, slot, &a, w, &err);
     if (rc == 0 && kg_writer_error(w))
         rc = kg_error_set(&err, KG_ENOMEM, "out of memory writing the reply");
     if (rc) {

@@ -548,6 +548,45 @@ def test_error_invalid(kgd):
     assert rep["error"]["code"] == "invalid"
 
 
+def raw_map(*pairs):
+    """A msgpack map of the pairs, in order, duplicates kept."""
+    body = bytes([0x80 | len(pairs)])
+    for k, v in pairs:
+        body += msgpack.packb(k) + msgpack.packb(v)
+    return body
+
+
+def test_argument_reading(kgd):
+    """The request map is read in one pass: the op and id are found wherever
+    they are, a repeated key is refused, nil stands for an absent argument."""
+    rep = raw_error(kgd, raw_map(("op", "entity"), ("name", "China"), ("name", "France")))
+    assert rep["error"]["code"] == "invalid" and "'name' given twice" in rep["error"]["message"]
+    rep = raw_error(kgd, raw_map(("id", 1), ("op", "ping"), ("id", 2)))
+    assert rep["error"]["code"] == "invalid" and "'id' given twice" in rep["error"]["message"]
+    assert rep["id"] == 1
+    rep = raw_error(kgd, raw_map(("op", "ping"), ("op", "stats")))
+    assert "'op' given twice" in rep["error"]["message"]
+    # op and id after an unknown key: the error names the key, the id comes back
+    rep = raw_error(kgd, raw_map(("nmae", "x"), ("op", "entity"), ("id", "q7")))
+    assert rep["id"] == "q7" and rep["error"]["code"] == "invalid"
+    assert rep["error"]["message"] == "unknown argument 'nmae' for op 'entity'"
+    # a name some op takes, but not this one
+    rep = raw_error(kgd, raw_map(("op", "ping"), ("seeds", ["China"])))
+    assert rep["error"]["message"] == "unknown argument 'seeds' for op 'ping'"
+    # nil: absent for an optional argument, missing for a required one
+    rep = raw_error(kgd, raw_map(("op", "neighbors"), ("entity", None)))
+    assert rep["error"]["message"] == "op 'neighbors' needs argument 'entity'"
+    d = raw_dealer(kgd.endpoint)
+    try:
+        rep = unpack_reply(raw_call(d, raw_map(("op", "neighbors"), ("entity", "China"),
+                                               ("depth", None), ("relations", None),
+                                               ("id", 9))))
+    finally:
+        d.close()
+    assert rep["ok"] is True and rep["id"] == 9
+    assert {n["depth"] for n in rep["result"]["neighbors"]} == {1}
+
+
 def test_error_unsupported(kgd):
     with kgd.client() as c:
         e = error_of(c.call, "frobnicate")
