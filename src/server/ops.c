@@ -351,6 +351,18 @@ static int arg_as_of(const op_args *a, const char **out, int32_t *day,
     return 0;
 }
 
+/* What every query takes: as_of, limit, and the deadline of this request. */
+static int arg_query_opts(const kg_server *s, const op_args *a,
+                          kg_query_opts *o, kg_error *err)
+{
+    int rc;
+    if ((rc = arg_as_of(a, &o->as_of, NULL, err)) ||
+        (rc = arg_limit(s, a, &o->limit, err)))
+        return rc;
+    o->deadline = deadline(s);
+    return 0;
+}
+
 static int arg_dir(const op_args *a, kg_dir dflt, kg_dir *out, kg_error *err)
 {
     const char *d = arg_str(a, A_DIRECTION);
@@ -413,6 +425,29 @@ static int arg_strings(const op_args *args, arg_key k, bool nonempty,
 static bool key_ok(const kg_kv *kv)
 {
     return kv->key_len > 0 && strlen(kv->key) == kv->key_len;
+}
+
+/* A map of qualifiers (key -> str, or nil for "any value") as pairs into
+ * out[KG_QUERY_MAX_QUALS]; `what` names the map in errors. */
+static int arg_quals(const kg_value *map, kg_pair *out, const char *what,
+                     kg_error *err)
+{
+    if (map->u.map.n > KG_QUERY_MAX_QUALS)
+        return kg_error_set(err, KG_ELIMIT, "%s: at most %d qualifiers", what,
+                            KG_QUERY_MAX_QUALS);
+    for (size_t i = 0; i < map->u.map.n; i++) {
+        const kg_kv *kv = &map->u.map.items[i];
+        if (!key_ok(kv))
+            return kg_error_set(err, KG_EINVAL, "%s: a key is empty or "
+                                "contains NUL", what);
+        out[i].key = kv->key;
+        out[i].value = NULL;
+        if (kv->value.type != KG_VAL_NIL &&
+            !(out[i].value = kg_value_cstr(&kv->value)))
+            return kg_error_set(err, KG_EINVAL, "%s.%.64s: expected str or nil",
+                                what, kv->key);
+    }
+    return 0;
 }
 
 static void write_kv_str(kg_writer *w, const char *k, const char *v)
@@ -620,17 +655,14 @@ static int op_entities(kg_server *s, kg_slot *slot, const op_args *a,
     (void)slot;
     kg_entities_query q;
     memset(&q, 0, sizeof q);
-    const char *as_of;
     int64_t offset;
     int rc;
-    if ((rc = arg_as_of(a, &as_of, NULL, err)) ||
-        (rc = arg_limit(s, a, &q.opts.limit, err)) ||
+    if ((rc = arg_query_opts(s, a, &q.opts, err)) ||
         (rc = arg_uint(a, A_OFFSET, 0, 0, &offset, err)))
         return rc;
     q.kind = arg_str(a, A_KIND);
     q.prefix = arg_str(a, A_PREFIX);
     q.offset = (size_t)offset;
-    q.opts.deadline = deadline(s);
     kg_eid_list res;
     if ((rc = kg_query_entities(s->g, &q, &res, err)))
         return rc;
@@ -654,34 +686,18 @@ static int op_relations(kg_server *s, kg_slot *slot, const op_args *a,
     kg_relations_query q;
     memset(&q, 0, sizeof q);
     int rc;
-    if ((rc = arg_as_of(a, &q.opts.as_of, NULL, err)) ||
-        (rc = arg_limit(s, a, &q.opts.limit, err)))
+    if ((rc = arg_query_opts(s, a, &q.opts, err)))
         return rc;
     q.subject = arg_str(a, A_SUBJECT);
     q.relation = arg_str(a, A_RELATION);
     q.object = arg_str(a, A_OBJECT);
     kg_pair where[KG_QUERY_MAX_QUALS];
-    const kg_value *wv = a->v[A_WHERE];
-    if (wv) {
-        if (wv->u.map.n > KG_QUERY_MAX_QUALS)
-            return kg_error_set(err, KG_ELIMIT, "where: at most %d qualifiers",
-                                KG_QUERY_MAX_QUALS);
-        for (size_t i = 0; i < wv->u.map.n; i++) {
-            const kg_kv *kv = &wv->u.map.items[i];
-            if (!key_ok(kv))
-                return kg_error_set(err, KG_EINVAL, "where: a key is empty or "
-                                    "contains NUL");
-            where[i].key = kv->key;
-            where[i].value = NULL;
-            if (kv->value.type != KG_VAL_NIL &&
-                !(where[i].value = kg_value_cstr(&kv->value)))
-                return kg_error_set(err, KG_EINVAL, "where.%.64s: expected str "
-                                    "or nil", kv->key);
-        }
+    if (a->v[A_WHERE]) {
+        if ((rc = arg_quals(a->v[A_WHERE], where, "where", err)))
+            return rc;
         q.where = where;
-        q.n_where = wv->u.map.n;
+        q.n_where = a->v[A_WHERE]->u.map.n;
     }
-    q.opts.deadline = deadline(s);
     kg_rid_list res;
     if ((rc = kg_query_relations(s->g, &q, &res, err)))
         return rc;
@@ -704,8 +720,7 @@ static int op_neighbors(kg_server *s, kg_slot *slot, const op_args *a,
     memset(&q, 0, sizeof q);
     strlist rels = {0};
     int rc;
-    if ((rc = arg_as_of(a, &q.opts.as_of, NULL, err)) ||
-        (rc = arg_limit(s, a, &q.opts.limit, err)) ||
+    if ((rc = arg_query_opts(s, a, &q.opts, err)) ||
         (rc = arg_dir(a, KG_OUT, &q.dir, err)) ||
         (rc = arg_depth(s, a, A_DEPTH, 1, &q.opts.max_depth, err)) ||
         (rc = arg_strings(a, A_RELATIONS, true, &rels, err)))
@@ -724,7 +739,6 @@ static int op_neighbors(kg_server *s, kg_slot *slot, const op_args *a,
     q.entity = arg_str(a, A_ENTITY);
     q.relations = rels.v;
     q.n_relations = rels.n;
-    q.opts.deadline = deadline(s);
     kg_neighbor_list res;
     rc = kg_query_neighbors(s->g, &q, &res, err);
     strlist_free(&rels);
@@ -779,8 +793,7 @@ static int op_path(kg_server *s, kg_slot *slot, const op_args *a,
     memset(&q, 0, sizeof q);
     strlist rels = {0};
     int rc;
-    if ((rc = arg_as_of(a, &q.opts.as_of, NULL, err)) ||
-        (rc = arg_limit(s, a, &q.opts.limit, err)) ||
+    if ((rc = arg_query_opts(s, a, &q.opts, err)) ||
         (rc = arg_dir(a, KG_OUT, &q.dir, err)) ||
         (rc = arg_depth(s, a, A_MAX_LENGTH, s->cfg->max_depth,
                         &q.opts.max_depth, err)) ||
@@ -791,7 +804,6 @@ static int op_path(kg_server *s, kg_slot *slot, const op_args *a,
     q.all = arg_bool(a, A_ALL, false);
     q.relations = rels.v;
     q.n_relations = rels.n;
-    q.opts.deadline = deadline(s);
     kg_path_list res;
     rc = kg_query_path(s->g, &q, &res, err);
     strlist_free(&rels);
@@ -823,8 +835,7 @@ static int op_match(kg_server *s, kg_slot *slot, const op_args *a,
     kg_match_query q;
     memset(&q, 0, sizeof q);
     int rc;
-    if ((rc = arg_as_of(a, &q.opts.as_of, NULL, err)) ||
-        (rc = arg_limit(s, a, &q.opts.limit, err)))
+    if ((rc = arg_query_opts(s, a, &q.opts, err)))
         return rc;
     const kg_value *pv = a->v[A_PATTERNS];
     size_t np = kg_value_len(pv);
@@ -856,28 +867,16 @@ static int op_match(kg_server *s, kg_slot *slot, const op_args *a,
             if (qv->type != KG_VAL_MAP)
                 return kg_error_set(err, KG_EINVAL, "patterns[%zu][3]: expected "
                                     "a map of qualifiers", i);
-            if (qv->u.map.n > KG_QUERY_MAX_QUALS)
-                return kg_error_set(err, KG_ELIMIT, "patterns[%zu][3]: at most "
-                                    "%d qualifiers", i, KG_QUERY_MAX_QUALS);
-            for (size_t k = 0; k < qv->u.map.n; k++) {
-                const kg_kv *kv = &qv->u.map.items[k];
-                if (!key_ok(kv))
-                    return kg_error_set(err, KG_EINVAL, "patterns[%zu][3]: a "
-                                        "key is empty or contains NUL", i);
-                quals[i][k].key = kv->key;
-                quals[i][k].value = NULL;
-                if (kv->value.type != KG_VAL_NIL &&
-                    !(quals[i][k].value = kg_value_cstr(&kv->value)))
-                    return kg_error_set(err, KG_EINVAL, "patterns[%zu][3].%.64s: "
-                                        "expected str or nil", i, kv->key);
-            }
+            char what[32];
+            snprintf(what, sizeof what, "patterns[%zu][3]", i);
+            if ((rc = arg_quals(qv, quals[i], what, err)))
+                return rc;
             pats[i].quals = quals[i];
             pats[i].n_quals = qv->u.map.n;
         }
     }
     q.patterns = pats;
     q.n_patterns = np;
-    q.opts.deadline = deadline(s);
     kg_match_result res;
     if ((rc = kg_query_match(s->g, &q, &res, err)))
         return rc;
@@ -960,8 +959,7 @@ static int op_subgraph(kg_server *s, kg_slot *slot, const op_args *a,
     strlist rels = {0}, seeds = {0};
     kg_format fmt;
     int rc;
-    if ((rc = arg_as_of(a, &q.opts.as_of, NULL, err)) ||
-        (rc = arg_limit(s, a, &q.opts.limit, err)) ||
+    if ((rc = arg_query_opts(s, a, &q.opts, err)) ||
         (rc = arg_dir(a, KG_BOTH, &q.dir, err)) ||
         (rc = arg_depth(s, a, A_DEPTH, 1, &q.opts.max_depth, err)) ||
         (rc = arg_format(a, "graph", &fmt, err)))
@@ -980,7 +978,6 @@ static int op_subgraph(kg_server *s, kg_slot *slot, const op_args *a,
     q.n_seeds = seeds.n;
     q.relations = rels.v;
     q.n_relations = rels.n;
-    q.opts.deadline = deadline(s);
     kg_subgraph res;
     rc = kg_query_subgraph(s->g, &q, &res, err);
     strlist_free(&seeds);

@@ -585,6 +585,18 @@ def test_argument_reading(kgd):
         d.close()
     assert rep["ok"] is True and rep["id"] == 9
     assert {n["depth"] for n in rep["result"]["neighbors"]} == {1}
+    # qualifier maps: relations' where and a match pattern's fourth term
+    quals = {"q%d" % i: "v" for i in range(33)}
+    rep = raw_error(kgd, msgpack.packb({"op": "relations", "where": {"origin": 5}}))
+    assert rep["error"]["message"] == "where.origin: expected str or nil"
+    rep = raw_error(kgd, msgpack.packb({"op": "relations", "where": quals}))
+    assert rep["error"]["code"] == "limit" and "where: at most 32" in rep["error"]["message"]
+    rep = raw_error(kgd, msgpack.packb({"op": "match", "patterns": [
+        ["?a", "tariffs-on", "?p"], ["?a", "tariffs-on", "?p", {"": "x"}]]}))
+    assert rep["error"]["message"] == "patterns[1][3]: a key is empty or contains NUL"
+    rep = raw_error(kgd, msgpack.packb({"op": "match", "patterns": [
+        ["?a", "tariffs-on", "?p", quals]]}))
+    assert rep["error"]["code"] == "limit" and "patterns[0][3]: at most 32" in rep["error"]["message"]
 
 
 def test_error_unsupported(kgd):
