@@ -191,8 +191,11 @@ typedef struct req_fields {
 
 static int arg_find(const char *key, size_t len)
 {
+    /* Length and first byte rule out nearly every other name without a
+     * call to memcmp. */
     for (int k = 0; k < A_COUNT; k++)
-        if (arg_defs[k].len == len && memcmp(arg_defs[k].name, key, len) == 0)
+        if (arg_defs[k].len == len && arg_defs[k].name[0] == key[0] &&
+            memcmp(arg_defs[k].name, key, len) == 0)
             return k;
     return -1;
 }
@@ -1251,7 +1254,7 @@ void kg_server_dispatch(kg_server *s, kg_slot *slot)
     }
     int i;
     for (i = 0; i < KG_OP_COUNT; i++)
-        if (strcmp(ops[i].name, name) == 0)
+        if (ops[i].name[0] == name[0] && strcmp(ops[i].name, name) == 0)
             break;
     if (i == KG_OP_COUNT) {
         char msg[128];
