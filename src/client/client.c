@@ -532,33 +532,3 @@ int kg_client_call(kg_client *c, const kg_value *request, kg_value **result,
     kg_value_destroy(&rep);
     return rc;
 }
-
-/* ---- request building ---------------------------------------------------- */
-
-kg_value *kg_cl_request_new(const char *op)
-{
-    kg_value *m = kg_value_new_map();
-    if (m && kg_cl_set_str(m, "op", op) != 0)
-        kg_value_destroy(&m);
-    return m;
-}
-
-int kg_cl_set_str(kg_value *map, const char *key, const char *s)
-{
-    if (!s)
-        return 0;
-    kg_value *v = kg_value_new_str(s);
-    return v ? kg_value_map_set(map, key, v) : KG_ENOMEM;
-}
-
-int kg_cl_set_int(kg_value *map, const char *key, int64_t i)
-{
-    kg_value *v = kg_value_new_int(i);
-    return v ? kg_value_map_set(map, key, v) : KG_ENOMEM;
-}
-
-int kg_cl_set_bool(kg_value *map, const char *key, bool b)
-{
-    kg_value *v = kg_value_new_bool(b);
-    return v ? kg_value_map_set(map, key, v) : KG_ENOMEM;
-}

@@ -1,7 +1,8 @@
 /* typed.c - one call per kgd operation, shaped like include/kg/query.h
- * (include/kg/client.h). Requests are built as kg_value maps; replies are
- * loaded into the caller's local graph so that code written for local
- * query results (the kg printers) works on server results unchanged. */
+ * (include/kg/client.h). Requests are built as kg_value maps by a builder
+ * that keeps its first failure; replies are loaded into the caller's local
+ * graph so that code written for local query results (the kg printers)
+ * works on server results unchanged. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,30 +84,110 @@ static kg_value *pair_map(const kg_pair *p, size_t n)
     return m;
 }
 
-static int set_value(kg_value *map, const char *key, kg_value *v)
+/* ---- building requests -------------------------------------------------------- */
+
+/* A map being built: a request, or an entity or relation inside one. Like
+ * kg_writer it keeps its first failure and ignores every put after it, so
+ * that building is a plain list of puts and the failure is looked at once,
+ * where the map is sent (send_req) or taken (built). */
+typedef struct builder {
+    kg_value *map;
+    int rc; /* the first failure; only KG_ENOMEM, as the map is ours */
+} builder;
+
+static builder build_map(void)
 {
-    return v ? kg_value_map_set(map, key, v) : KG_ENOMEM;
+    builder b = {kg_value_new_map(), 0};
+    if (!b.map)
+        b.rc = KG_ENOMEM;
+    return b;
+}
+
+/* Set key to v, which is consumed either way (NULL: its constructor ran
+ * out of memory). */
+static void put_value(builder *b, const char *key, kg_value *v)
+{
+    if (b->rc)
+        kg_value_destroy(&v);
+    else
+        b->rc = kg_value_map_set(b->map, key, v);
+}
+
+/* A NULL s is not put: the argument is left out of the request. */
+static void put_str(builder *b, const char *key, const char *s)
+{
+    if (s && !b->rc)
+        put_value(b, key, kg_value_new_str(s));
+}
+
+static void put_int(builder *b, const char *key, int64_t i)
+{
+    if (!b->rc)
+        put_value(b, key, kg_value_new_int(i));
+}
+
+static void put_bool(builder *b, const char *key, bool v)
+{
+    if (!b->rc)
+        put_value(b, key, kg_value_new_bool(v));
+}
+
+/* A request map {"op": op}. */
+static builder build_request(const char *op)
+{
+    builder b = build_map();
+    put_str(&b, "op", op);
+    return b;
 }
 
 /* as_of and limit of the common options. */
-static int set_opts(kg_value *req, const kg_query_opts *o, bool limit)
+static void put_opts(builder *b, const kg_query_opts *o)
 {
-    int rc = kg_cl_set_str(req, "as_of", o->as_of);
-    if (!rc && limit && o->limit)
-        rc = kg_cl_set_int(req, "limit", o->limit > INT64_MAX ? INT64_MAX
-                                                             : (int64_t)o->limit);
-    return rc;
+    put_str(b, "as_of", o->as_of);
+    if (o->limit)
+        put_int(b, "limit", o->limit > INT64_MAX ? INT64_MAX : (int64_t)o->limit);
 }
 
-/* Send req (consumed) and get the reply; see kg_client_request. */
-static int send_req(kg_client *c, kg_value *req, int build_rc, kg_value **rep,
+/* How a walk follows relations (neighbors, path): its direction, the kinds
+ * to follow (none: every kind) and how deep, under the op's depth_key (0:
+ * the server's default, not sent). */
+static void put_walk(builder *b, kg_dir dir, const char *const *relations,
+                     size_t n_relations, const char *depth_key, unsigned depth)
+{
+    put_str(b, "direction", dir_name(dir));
+    if (n_relations)
+        put_value(b, "relations", str_array(relations, n_relations));
+    if (depth)
+        put_int(b, depth_key, depth);
+}
+
+/* The map, or NULL when building failed (what was built is freed). Caller
+ * owns. */
+static kg_value *built(builder *b)
+{
+    if (b->rc)
+        kg_value_destroy(&b->map);
+    return b->map;
+}
+
+/* Send the request req built (consumed) and get the reply, as
+ * kg_client_request; a request that could not be built is out of memory. */
+static int send_req(kg_client *c, builder req, kg_value **rep,
                     const kg_value **res, kg_error *err)
 {
     *rep = NULL;
-    int rc = build_rc || !req ? nomem(err)
-                              : kg_client_request(c, req, rep, res, err);
-    kg_value_destroy(&req);
+    int rc = req.rc ? nomem(err) : kg_client_request(c, req.map, rep, res, err);
+    kg_value_destroy(&req.map);
     return rc;
+}
+
+static void kind_counts_free(kg_kind_count **a, size_t *n)
+{
+    for (size_t i = 0; *a && i < *n; i++)
+        free((*a)[i].kind);
+    free(*a);
+    *a = NULL;
+    *n = 0;
 }
 
 /* A {kind: count} map -> owned array. */
@@ -127,31 +208,19 @@ static int kind_counts(const kg_value *m, kg_kind_count **out, size_t *n,
         return nomem(err);
     for (size_t i = 0; i < k; i++) {
         const kg_kv *kv = kg_value_entry(m, i);
-        if (get_u64(&kv->value, &a[i].count) != 0) {
-            for (size_t j = 0; j < i; j++)
-                free(a[j].kind);
-            free(a);
-            return bad_reply(err, op, "a count is not an integer");
-        }
-        if (!(a[i].kind = dup_str(kv->key))) {
-            for (size_t j = 0; j < i; j++)
-                free(a[j].kind);
-            free(a);
-            return nomem(err);
+        int rc = 0;
+        if (get_u64(&kv->value, &a[i].count) != 0)
+            rc = bad_reply(err, op, "a count is not an integer");
+        else if (!(a[i].kind = dup_str(kv->key)))
+            rc = nomem(err);
+        if (rc) {
+            kind_counts_free(&a, &k); /* the kinds not copied yet are NULL */
+            return rc;
         }
     }
     *out = a;
     *n = k;
     return 0;
-}
-
-static void kind_counts_free(kg_kind_count **a, size_t *n)
-{
-    for (size_t i = 0; *a && i < *n; i++)
-        free((*a)[i].kind);
-    free(*a);
-    *a = NULL;
-    *n = 0;
 }
 
 /* ---- loading reply objects into a local graph ------------------------------- */
@@ -228,6 +297,63 @@ static const kg_value *array_of(const kg_value *res, const char *key,
     return a && a->type == KG_VAL_ARRAY ? a : NULL;
 }
 
+/* ---- replies that list things ---------------------------------------------------- */
+
+/* What the calls whose reply is a list (entities, relations, neighbors,
+ * paths) share, so that each says only how one item loads. */
+typedef struct reply_list {
+    kg_value *rep;     /* the whole reply (owned) */
+    const kg_value *a; /* the list; NULL when the reply leaves it out */
+    size_t n;
+    void *items;       /* n zeroed items for the caller's result (NULL for
+                          none), which owns them once it has them */
+    bool truncated;
+    kg_batch *scratch; /* for load_relation, when asked for */
+} reply_list;
+
+/* Take rep (list_close frees it, whatever this returns) and open the list
+ * under key in its result; bad says what is wrong when that is not an
+ * array. Also makes room for the items, item_size bytes each, and with
+ * relations a scratch batch. 0, or an error with err set. */
+static int list_open(reply_list *l, kg_value *rep, const char *op,
+                     const char *key, const char *bad, size_t item_size,
+                     bool relations, kg_error *err)
+{
+    const kg_value *r = kg_value_get(rep, "result");
+    bool wrong;
+    memset(l, 0, sizeof *l);
+    l->rep = rep;
+    l->a = array_of(r, key, &wrong);
+    l->n = kg_value_len(l->a);
+    if (relations)
+        l->scratch = kg_batch_new();
+    if (wrong)
+        return bad_reply(err, op, bad);
+    if ((relations && !l->scratch) ||
+        (l->n && !(l->items = calloc(l->n, item_size))))
+        return nomem(err);
+    l->truncated = get_flag(r, "truncated");
+    return 0;
+}
+
+static void list_close(reply_list *l)
+{
+    kg_batch_destroy(&l->scratch);
+    kg_value_destroy(&l->rep);
+}
+
+/* Send req and open the list of its reply, whose items hold relations (as
+ * list_open). list_close may be called whatever this returns. */
+static int list_call(kg_client *c, builder req, const char *op, const char *key,
+                     const char *bad, size_t item_size, reply_list *l,
+                     kg_error *err)
+{
+    kg_value *rep;
+    memset(l, 0, sizeof *l);
+    int rc = send_req(c, req, &rep, NULL, err);
+    return rc ? rc : list_open(l, rep, op, key, bad, item_size, true, err);
+}
+
 /* ---- ping, stats ------------------------------------------------------------- */
 
 int kg_client_ping(kg_client *c, char **version, kg_error *err)
@@ -236,7 +362,7 @@ int kg_client_ping(kg_client *c, char **version, kg_error *err)
         *version = NULL;
     kg_value *rep;
     const kg_value *res;
-    int rc = send_req(c, kg_cl_request_new("ping"), 0, &rep, &res, err);
+    int rc = send_req(c, build_request("ping"), &rep, &res, err);
     if (rc)
         return rc;
     if (!get_flag(res, "pong"))
@@ -265,7 +391,7 @@ int kg_client_stats_get(kg_client *c, kg_client_stats *st, kg_error *err)
     memset(st, 0, sizeof *st);
     kg_value *rep;
     const kg_value *res;
-    int rc = send_req(c, kg_cl_request_new("stats"), 0, &rep, &res, err);
+    int rc = send_req(c, build_request("stats"), &rep, &res, err);
     if (rc)
         return rc;
     if (get_u64(kg_value_get(res, "entities"), &st->entities) ||
@@ -311,12 +437,12 @@ int kg_client_entity(kg_client *c, const char *name, const char *as_of,
     res->entity = KG_NONE;
     if (!name || !g)
         return kg_error_set(err, KG_EINVAL, "entity: no name or graph");
-    kg_value *req = kg_cl_request_new("entity"), *rep;
+    builder req = build_request("entity");
+    put_str(&req, "name", name);
+    put_str(&req, "as_of", as_of);
+    kg_value *rep;
     const kg_value *r;
-    int brc = req ? kg_cl_set_str(req, "name", name) : 0;
-    if (!brc && req)
-        brc = kg_cl_set_str(req, "as_of", as_of);
-    int rc = send_req(c, req, brc, &rep, &r, err);
+    int rc = send_req(c, req, &rep, &r, err);
     if (rc)
         return rc;
     if ((rc = load_entity(g, r, &res->entity, "entity", err)) ||
@@ -335,43 +461,41 @@ int kg_client_entities(kg_client *c, const kg_entities_query *q, kg_graph *g,
     memset(res, 0, sizeof *res);
     if (!q || !g)
         return kg_error_set(err, KG_EINVAL, "entities: no query or graph");
-    kg_value *req = kg_cl_request_new("entities"), *rep;
+    builder req = build_request("entities");
+    put_str(&req, "kind", q->kind);
+    if (q->prefix && q->prefix[0])
+        put_str(&req, "prefix", q->prefix);
+    if (q->offset)
+        put_int(&req, "offset", (int64_t)q->offset);
+    put_opts(&req, &q->opts);
+    kg_value *rep;
     const kg_value *r;
-    int brc = 0;
-    if (req) {
-        brc = kg_cl_set_str(req, "kind", q->kind);
-        if (!brc && q->prefix && q->prefix[0])
-            brc = kg_cl_set_str(req, "prefix", q->prefix);
-        if (!brc && q->offset)
-            brc = kg_cl_set_int(req, "offset", (int64_t)q->offset);
-        if (!brc)
-            brc = set_opts(req, &q->opts, true);
-    }
-    int rc = send_req(c, req, brc, &rep, &r, err);
+    int rc = send_req(c, req, &rep, &r, err);
     if (rc)
         return rc;
-    bool bad;
-    const kg_value *a = array_of(r, "entities", &bad);
-    size_t n = kg_value_len(a);
+    /* The total before list_open allocates, so that a malformed reply is
+     * told as such whatever the memory; list_open says the same of the
+     * list. */
     uint64_t total = 0;
-    if (bad || get_u64(kg_value_get(r, "total"), &total)) {
-        rc = bad_reply(err, "entities", "no entities array or total");
-        goto out;
+    if (get_u64(kg_value_get(r, "total"), &total)) {
+        kg_value_destroy(&rep);
+        return bad_reply(err, "entities", "no entities array or total");
     }
+    reply_list l;
+    if ((rc = list_open(&l, rep, "entities", "entities", "no entities array or total",
+                        sizeof *res->ids, false, err)))
+        goto out;
+    res->ids = l.items;
     res->total = (size_t)total;
-    res->truncated = get_flag(r, "truncated");
-    if (n && !(res->ids = calloc(n, sizeof *res->ids))) {
-        rc = nomem(err);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = load_entity(g, kg_value_at(a, i), &res->ids[i], "entities",
+    res->truncated = l.truncated;
+    for (size_t i = 0; i < l.n; i++) {
+        if ((rc = load_entity(g, kg_value_at(l.a, i), &res->ids[i], "entities",
                               err)))
             goto out;
         res->n++;
     }
 out:
-    kg_value_destroy(&rep);
+    list_close(&l);
     if (rc)
         kg_eid_list_free(res);
     return rc;
@@ -385,46 +509,28 @@ int kg_client_relations(kg_client *c, const kg_relations_query *q,
     memset(res, 0, sizeof *res);
     if (!q || !g)
         return kg_error_set(err, KG_EINVAL, "relations: no query or graph");
-    kg_value *req = kg_cl_request_new("relations"), *rep;
-    const kg_value *r;
-    int brc = 0;
-    if (req) {
-        if (!brc)
-            brc = kg_cl_set_str(req, "subject", q->subject);
-        if (!brc)
-            brc = kg_cl_set_str(req, "relation", q->relation);
-        if (!brc)
-            brc = kg_cl_set_str(req, "object", q->object);
-        if (!brc && q->n_where)
-            brc = set_value(req, "where", pair_map(q->where, q->n_where));
-        if (!brc)
-            brc = set_opts(req, &q->opts, true);
-    }
-    int rc = send_req(c, req, brc, &rep, &r, err);
+    builder req = build_request("relations");
+    put_str(&req, "subject", q->subject);
+    put_str(&req, "relation", q->relation);
+    put_str(&req, "object", q->object);
+    if (q->n_where)
+        put_value(&req, "where", pair_map(q->where, q->n_where));
+    put_opts(&req, &q->opts);
+    reply_list l;
+    int rc = list_call(c, req, "relations", "relations", "relations is not an array",
+                       sizeof *res->ids, &l, err);
     if (rc)
-        return rc;
-    bool bad;
-    const kg_value *a = array_of(r, "relations", &bad);
-    size_t n = kg_value_len(a);
-    kg_batch *b = kg_batch_new();
-    if (bad) {
-        rc = bad_reply(err, "relations", "relations is not an array");
         goto out;
-    }
-    if (!b || (n && !(res->ids = calloc(n, sizeof *res->ids)))) {
-        rc = nomem(err);
-        goto out;
-    }
-    res->truncated = get_flag(r, "truncated");
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = load_relation(g, kg_value_at(a, i), b, &res->ids[i],
+    res->ids = l.items;
+    res->truncated = l.truncated;
+    for (size_t i = 0; i < l.n; i++) {
+        if ((rc = load_relation(g, kg_value_at(l.a, i), l.scratch, &res->ids[i],
                                 "relations", err)))
             goto out;
         res->n++;
     }
 out:
-    kg_batch_destroy(&b);
-    kg_value_destroy(&rep);
+    list_close(&l);
     if (rc)
         kg_rid_list_free(res);
     return rc;
@@ -436,38 +542,19 @@ int kg_client_neighbors(kg_client *c, const kg_neighbors_query *q,
     memset(res, 0, sizeof *res);
     if (!q || !g || !q->entity)
         return kg_error_set(err, KG_EINVAL, "neighbors: no query, entity or graph");
-    kg_value *req = kg_cl_request_new("neighbors"), *rep;
-    const kg_value *r;
-    int brc = 0;
-    if (req) {
-        brc = kg_cl_set_str(req, "entity", q->entity);
-        if (!brc)
-            brc = kg_cl_set_str(req, "direction", dir_name(q->dir));
-        if (!brc && q->n_relations)
-            brc = set_value(req, "relations", str_array(q->relations, q->n_relations));
-        if (!brc && q->opts.max_depth)
-            brc = kg_cl_set_int(req, "depth", q->opts.max_depth);
-        if (!brc)
-            brc = set_opts(req, &q->opts, true);
-    }
-    int rc = send_req(c, req, brc, &rep, &r, err);
+    builder req = build_request("neighbors");
+    put_str(&req, "entity", q->entity);
+    put_walk(&req, q->dir, q->relations, q->n_relations, "depth", q->opts.max_depth);
+    put_opts(&req, &q->opts);
+    reply_list l;
+    int rc = list_call(c, req, "neighbors", "neighbors", "neighbors is not an array",
+                       sizeof *res->items, &l, err);
     if (rc)
-        return rc;
-    bool bad;
-    const kg_value *a = array_of(r, "neighbors", &bad);
-    size_t n = kg_value_len(a);
-    kg_batch *b = kg_batch_new();
-    if (bad) {
-        rc = bad_reply(err, "neighbors", "neighbors is not an array");
         goto out;
-    }
-    if (!b || (n && !(res->items = calloc(n, sizeof *res->items)))) {
-        rc = nomem(err);
-        goto out;
-    }
-    res->truncated = get_flag(r, "truncated");
-    for (size_t i = 0; i < n; i++) {
-        const kg_value *it = kg_value_at(a, i);
+    res->items = l.items;
+    res->truncated = l.truncated;
+    for (size_t i = 0; i < l.n; i++) {
+        const kg_value *it = kg_value_at(l.a, i);
         kg_neighbor *nb = &res->items[i];
         const char *name = kg_value_cstr(kg_value_get(it, "entity"));
         uint64_t depth;
@@ -477,7 +564,7 @@ int kg_client_neighbors(kg_client *c, const kg_neighbors_query *q,
         }
         kg_entity_spec spec = {.id = name,
                                .kind = kg_value_cstr(kg_value_get(it, "kind"))};
-        if ((rc = load_relation(g, kg_value_get(it, "via"), b, &nb->via,
+        if ((rc = load_relation(g, kg_value_get(it, "via"), l.scratch, &nb->via,
                                 "neighbors", err)) ||
             (rc = kg_entity_add(g, &spec, &nb->entity, err)) < 0)
             goto out;
@@ -490,8 +577,7 @@ int kg_client_neighbors(kg_client *c, const kg_neighbors_query *q,
         res->n++;
     }
 out:
-    kg_batch_destroy(&b);
-    kg_value_destroy(&rep);
+    list_close(&l);
     if (rc)
         kg_neighbor_list_free(res);
     return rc;
@@ -523,43 +609,24 @@ int kg_client_path(kg_client *c, const kg_path_query *q, kg_graph *g,
         *to = KG_NONE;
     if (!q || !g || !q->from || !q->to)
         return kg_error_set(err, KG_EINVAL, "path: no query, ends or graph");
-    kg_value *req = kg_cl_request_new("path"), *rep;
-    const kg_value *r;
-    int brc = 0;
-    if (req) {
-        brc = kg_cl_set_str(req, "from", q->from);
-        if (!brc)
-            brc = kg_cl_set_str(req, "to", q->to);
-        if (!brc)
-            brc = kg_cl_set_str(req, "direction", dir_name(q->dir));
-        if (!brc && q->n_relations)
-            brc = set_value(req, "relations", str_array(q->relations, q->n_relations));
-        if (!brc && q->opts.max_depth)
-            brc = kg_cl_set_int(req, "max_length", q->opts.max_depth);
-        if (!brc && q->all)
-            brc = kg_cl_set_bool(req, "all", true);
-        if (!brc)
-            brc = set_opts(req, &q->opts, true);
-    }
-    int rc = send_req(c, req, brc, &rep, &r, err);
-    if (rc)
-        return rc;
-    bool bad;
-    const kg_value *a = array_of(r, "paths", &bad);
-    size_t n = kg_value_len(a);
-    kg_batch *b = kg_batch_new();
+    builder req = build_request("path");
+    put_str(&req, "from", q->from);
+    put_str(&req, "to", q->to);
+    put_walk(&req, q->dir, q->relations, q->n_relations, "max_length",
+             q->opts.max_depth);
+    if (q->all)
+        put_bool(&req, "all", true);
+    put_opts(&req, &q->opts);
+    reply_list l;
     kg_eid f = KG_NONE, t = KG_NONE;
-    if (bad) {
-        rc = bad_reply(err, "path", "paths is not an array");
+    int rc = list_call(c, req, "path", "paths", "paths is not an array",
+                       sizeof *res->paths, &l, err);
+    if (rc)
         goto out;
-    }
-    if (!b || (n && !(res->paths = calloc(n, sizeof *res->paths)))) {
-        rc = nomem(err);
-        goto out;
-    }
-    res->truncated = get_flag(r, "truncated");
-    for (size_t p = 0; p < n; p++) {
-        const kg_value *pv = kg_value_at(a, p);
+    res->paths = l.items;
+    res->truncated = l.truncated;
+    for (size_t p = 0; p < l.n; p++) {
+        const kg_value *pv = kg_value_at(l.a, p);
         size_t len = kg_value_len(pv);
         if (!pv || pv->type != KG_VAL_ARRAY) {
             rc = bad_reply(err, "path", "a path is not an array");
@@ -572,8 +639,8 @@ int kg_client_path(kg_client *c, const kg_path_query *q, kg_graph *g,
         }
         res->n++;
         for (size_t i = 0; i < len; i++) {
-            if ((rc = load_relation(g, kg_value_at(pv, i), b, &path->steps[i].rel,
-                                    "path", err)))
+            if ((rc = load_relation(g, kg_value_at(pv, i), l.scratch,
+                                    &path->steps[i].rel, "path", err)))
                 goto out;
             path->n++;
         }
@@ -600,8 +667,7 @@ int kg_client_path(kg_client *c, const kg_path_query *q, kg_graph *g,
         }
     }
 out:
-    kg_batch_destroy(&b);
-    kg_value_destroy(&rep);
+    list_close(&l);
     if (rc)
         kg_path_list_free(res);
     else {
@@ -615,21 +681,26 @@ out:
 
 /* ---- match ----------------------------------------------------------------------- */
 
+/* [subject, relation, object] or, with qualifiers, [s, r, o, {quals}];
+ * NULL on OOM. */
 static kg_value *pattern_value(const kg_match_pattern *p)
 {
-    kg_value *a = kg_value_new_array();
     const char *terms[3] = {p->subject, p->relation, p->object};
-    for (size_t i = 0; a && i < 3; i++) {
-        kg_value *s = kg_value_new_str(terms[i]);
-        if (!s || kg_value_array_push(a, s) != 0)
-            kg_value_destroy(&a);
-    }
-    if (a && p->n_quals) {
-        kg_value *m = pair_map(p->quals, p->n_quals);
-        if (!m || kg_value_array_push(a, m) != 0)
-            kg_value_destroy(&a);
-    }
+    kg_value *a = str_array(terms, 3);
+    /* push consumes the map and fails for a NULL one */
+    if (a && p->n_quals && kg_value_array_push(a, pair_map(p->quals, p->n_quals)) != 0)
+        kg_value_destroy(&a);
     return a;
+}
+
+/* The patterns of q as an array, or NULL on OOM. */
+static kg_value *patterns_value(const kg_match_query *q)
+{
+    kg_value *pats = kg_value_new_array();
+    for (size_t i = 0; pats && i < q->n_patterns; i++)
+        if (kg_value_array_push(pats, pattern_value(&q->patterns[i])) != 0)
+            kg_value_destroy(&pats);
+    return pats;
 }
 
 int kg_client_match(kg_client *c, const kg_match_query *q, kg_match_result *res,
@@ -638,21 +709,12 @@ int kg_client_match(kg_client *c, const kg_match_query *q, kg_match_result *res,
     memset(res, 0, sizeof *res);
     if (!q)
         return kg_error_set(err, KG_EINVAL, "match: no query");
-    kg_value *req = kg_cl_request_new("match"), *rep;
+    builder req = build_request("match");
+    put_value(&req, "patterns", patterns_value(q));
+    put_opts(&req, &q->opts);
+    kg_value *rep;
     const kg_value *r;
-    int brc = 0;
-    if (req) {
-        kg_value *pats = kg_value_new_array();
-        for (size_t i = 0; pats && i < q->n_patterns; i++) {
-            kg_value *p = pattern_value(&q->patterns[i]);
-            if (!p || kg_value_array_push(pats, p) != 0)
-                kg_value_destroy(&pats);
-        }
-        brc = set_value(req, "patterns", pats);
-        if (!brc)
-            brc = set_opts(req, &q->opts, true);
-    }
-    int rc = send_req(c, req, brc, &rep, &r, err);
+    int rc = send_req(c, req, &rep, &r, err);
     if (rc)
         return rc;
     bool bad1, bad2, bad3, bad4;
@@ -731,24 +793,17 @@ out:
 
 /* ---- subgraph, export ------------------------------------------------------------- */
 
-static kg_value *subgraph_request(const kg_subgraph_query *q, const char *format)
+static builder subgraph_request(const kg_subgraph_query *q, const char *format)
 {
-    kg_value *req = kg_cl_request_new("subgraph");
-    if (!req)
-        return NULL;
-    int rc = set_value(req, "seeds", str_array(q->seeds, q->n_seeds));
-    if (!rc && q->n_relations)
-        rc = set_value(req, "relations", str_array(q->relations, q->n_relations));
-    if (!rc)
-        rc = kg_cl_set_str(req, "direction", dir_name(q->dir));
-    if (!rc && q->opts.max_depth)
-        rc = kg_cl_set_int(req, "depth", q->opts.max_depth);
-    if (!rc)
-        rc = kg_cl_set_str(req, "format", format);
-    if (!rc)
-        rc = set_opts(req, &q->opts, true);
-    if (rc)
-        kg_value_destroy(&req);
+    builder req = build_request("subgraph");
+    put_value(&req, "seeds", str_array(q->seeds, q->n_seeds));
+    if (q->n_relations)
+        put_value(&req, "relations", str_array(q->relations, q->n_relations));
+    put_str(&req, "direction", dir_name(q->dir));
+    if (q->opts.max_depth)
+        put_int(&req, "depth", q->opts.max_depth);
+    put_str(&req, "format", format);
+    put_opts(&req, &q->opts);
     return req;
 }
 
@@ -760,7 +815,7 @@ int kg_client_subgraph(kg_client *c, const kg_subgraph_query *q,
         return kg_error_set(err, KG_EINVAL, "subgraph: no query");
     kg_value *rep;
     const kg_value *r;
-    int rc = send_req(c, subgraph_request(q, "graph"), 0, &rep, &r, err);
+    int rc = send_req(c, subgraph_request(q, "graph"), &rep, &r, err);
     if (rc)
         return rc;
     bool bad1, bad2;
@@ -824,7 +879,7 @@ int kg_client_subgraph_text(kg_client *c, const kg_subgraph_query *q,
         return kg_error_set(err, KG_EINVAL, "subgraph: no query or format");
     kg_value *rep;
     const kg_value *r;
-    int rc = send_req(c, subgraph_request(q, format), 0, &rep, &r, err);
+    int rc = send_req(c, subgraph_request(q, format), &rep, &r, err);
     return rc ? rc : take_text(rep, r, "subgraph", text, len, err);
 }
 
@@ -834,61 +889,53 @@ int kg_client_export(kg_client *c, const char *format, const char *as_of,
     *text = NULL;
     if (len)
         *len = 0;
-    kg_value *req = kg_cl_request_new("export"), *rep;
+    builder req = build_request("export");
+    put_str(&req, "format", format);
+    put_str(&req, "as_of", as_of);
+    kg_value *rep;
     const kg_value *r;
-    int brc = req ? kg_cl_set_str(req, "format", format) : 0;
-    if (!brc && req)
-        brc = kg_cl_set_str(req, "as_of", as_of);
-    int rc = send_req(c, req, brc, &rep, &r, err);
+    int rc = send_req(c, req, &rep, &r, err);
     return rc ? rc : take_text(rep, r, "export", text, len, err);
 }
 
 /* ---- add, remove, extract ------------------------------------------------------------ */
 
+/* An entity object, or NULL on OOM. */
 static kg_value *entity_value(const kg_entity_spec *s)
 {
-    kg_value *m = kg_value_new_map();
-    if (!m)
-        return NULL;
-    int rc = kg_cl_set_str(m, "id", s->id);
-    if (!rc && s->kind)
-        rc = kg_cl_set_str(m, "kind", s->kind);
-    if (!rc && s->n_aliases)
-        rc = set_value(m, "aliases", str_array(s->aliases, s->n_aliases));
-    if (!rc && s->n_attrs)
-        rc = set_value(m, "attributes", pair_map(s->attrs, s->n_attrs));
-    if (rc)
-        kg_value_destroy(&m);
-    return m;
+    builder m = build_map();
+    put_str(&m, "id", s->id);
+    put_str(&m, "kind", s->kind);
+    if (s->n_aliases)
+        put_value(&m, "aliases", str_array(s->aliases, s->n_aliases));
+    if (s->n_attrs)
+        put_value(&m, "attributes", pair_map(s->attrs, s->n_attrs));
+    return built(&m);
 }
 
+/* A relation object (with its provenance if prov), or NULL on OOM. */
 static kg_value *relation_value(const kg_relation_spec *s, bool prov)
 {
-    kg_value *m = kg_value_new_map();
-    if (!m)
-        return NULL;
-    int rc = kg_cl_set_str(m, "subject", s->subject ? s->subject : "");
-    if (!rc)
-        rc = kg_cl_set_str(m, "relation", s->relation ? s->relation : "");
-    if (!rc)
-        rc = kg_cl_set_str(m, "object", s->object ? s->object : "");
-    if (!rc && s->n_quals)
-        rc = set_value(m, "qualifiers", pair_map(s->quals, s->n_quals));
-    if (!rc && prov && s->n_prov)
-        rc = set_value(m, "provenance", pair_map(s->prov, s->n_prov));
-    if (rc)
-        kg_value_destroy(&m);
-    return m;
+    builder m = build_map();
+    put_str(&m, "subject", s->subject ? s->subject : "");
+    put_str(&m, "relation", s->relation ? s->relation : "");
+    put_str(&m, "object", s->object ? s->object : "");
+    if (s->n_quals)
+        put_value(&m, "qualifiers", pair_map(s->quals, s->n_quals));
+    if (prov && s->n_prov)
+        put_value(&m, "provenance", pair_map(s->prov, s->n_prov));
+    return built(&m);
 }
 
-/* An add (remove = false) or remove request from a batch. */
-static int write_request(const kg_batch *b, bool remove, kg_value **out,
+/* An add (remove = false) or remove request from a batch, built into
+ * *req. KG_EINVAL for a change of the other kind, or KG_ENOMEM (err set;
+ * nothing is left to free). */
+static int write_request(const kg_batch *b, bool remove, builder *req,
                          kg_error *err)
 {
-    *out = NULL;
-    kg_value *req = kg_cl_request_new(remove ? "remove" : "add");
+    *req = build_request(remove ? "remove" : "add");
     kg_value *ents = kg_value_new_array(), *rels = kg_value_new_array();
-    int rc = req && ents && rels ? 0 : KG_ENOMEM;
+    int rc = !req->rc && ents && rels ? 0 : KG_ENOMEM;
     for (size_t i = 0; !rc && i < kg_batch_count(b); i++) {
         const kg_change *ch = kg_batch_get(b, i);
         kg_value *v = NULL, *into = NULL;
@@ -911,23 +958,24 @@ static int write_request(const kg_batch *b, bool remove, kg_value **out,
                                      : "entity or relation addition");
             break;
         }
-        rc = v ? kg_value_array_push(into, v) : KG_ENOMEM;
+        rc = kg_value_array_push(into, v); /* KG_ENOMEM for a NULL v */
     }
+    /* An empty list is left out. Failing to put one is req's failure,
+     * which send_req tells. */
     if (!rc && kg_value_len(ents)) {
-        rc = kg_value_map_set(req, "entities", ents);
+        put_value(req, "entities", ents);
         ents = NULL;
     }
     if (!rc && kg_value_len(rels)) {
-        rc = kg_value_map_set(req, "relations", rels);
+        put_value(req, "relations", rels);
         rels = NULL;
     }
     kg_value_destroy(&ents);
     kg_value_destroy(&rels);
     if (rc) {
-        kg_value_destroy(&req);
+        kg_value_destroy(&req->map);
         return rc == KG_ENOMEM ? nomem(err) : rc;
     }
-    *out = req;
     return 0;
 }
 
@@ -938,14 +986,11 @@ static int write_call(kg_client *c, const kg_batch *b, bool remove,
         memset(res, 0, sizeof *res);
     if (!b)
         return kg_error_set(err, KG_EINVAL, "no batch");
-    kg_value *req, *rep;
+    builder req;
+    kg_value *rep;
     const kg_value *r;
     int rc = write_request(b, remove, &req, err);
-    if (rc)
-        return rc;
-    rc = kg_client_request(c, req, &rep, &r, err);
-    kg_value_destroy(&req);
-    if (rc)
+    if (rc || (rc = send_req(c, req, &rep, &r, err)))
         return rc;
     if (res) {
         get_u64(kg_value_get(r, "entities_added"), &res->entities_added);
@@ -982,19 +1027,15 @@ int kg_client_extract(kg_client *c, const char *text, const char *source,
         *seq = 0;
     if (!text || !out)
         return kg_error_set(err, KG_EINVAL, "extract: no text or batch");
-    kg_value *req = kg_cl_request_new("extract"), *rep;
+    builder req = build_request("extract");
+    put_str(&req, "text", text);
+    put_str(&req, "source", source);
+    put_str(&req, "date", date);
+    if (commit)
+        put_bool(&req, "commit", true);
+    kg_value *rep;
     const kg_value *r;
-    int brc = 0;
-    if (req) {
-        brc = kg_cl_set_str(req, "text", text);
-        if (!brc)
-            brc = kg_cl_set_str(req, "source", source);
-        if (!brc)
-            brc = kg_cl_set_str(req, "date", date);
-        if (!brc && commit)
-            brc = kg_cl_set_bool(req, "commit", true);
-    }
-    int rc = send_req(c, req, brc, &rep, &r, err);
+    int rc = send_req(c, req, &rep, &r, err);
     if (rc)
         return rc;
     kg_error perr;
@@ -1020,7 +1061,7 @@ int kg_client_snapshot(kg_client *c, kg_client_snapshot_info *info, kg_error *er
     memset(info, 0, sizeof *info);
     kg_value *rep;
     const kg_value *r;
-    int rc = send_req(c, kg_cl_request_new("snapshot"), 0, &rep, &r, err);
+    int rc = send_req(c, build_request("snapshot"), &rep, &r, err);
     if (rc)
         return rc;
     const char *p = kg_value_cstr(kg_value_get(r, "path"));
@@ -1040,7 +1081,7 @@ int kg_client_reload(kg_client *c, uint64_t *entities, uint64_t *relations,
 {
     kg_value *rep;
     const kg_value *r;
-    int rc = send_req(c, kg_cl_request_new("reload"), 0, &rep, &r, err);
+    int rc = send_req(c, build_request("reload"), &rep, &r, err);
     if (rc)
         return rc;
     uint64_t e, n;

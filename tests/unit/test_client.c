@@ -47,25 +47,40 @@ static void w_kv_str(kg_writer *w, const char *k, const char *v)
     kg_write_str(w, v);
 }
 
+static void w_kv_int(kg_writer *w, const char *k, int64_t v)
+{
+    kg_write_str(w, k);
+    kg_write_int(w, v);
+}
+
+static void w_kv_bool(kg_writer *w, const char *k, bool v)
+{
+    kg_write_str(w, k);
+    kg_write_bool(w, v);
+}
+
 /* {"id": id, "ok": true, "result": <header only: caller writes a map of n>} */
 static void w_ok(kg_writer *w, int64_t id, size_t n)
 {
     kg_write_map(w, 3);
-    kg_write_str(w, "id");
-    kg_write_int(w, id);
-    kg_write_str(w, "ok");
-    kg_write_bool(w, true);
+    w_kv_int(w, "id", id);
+    w_kv_bool(w, "ok", true);
     kg_write_str(w, "result");
     kg_write_map(w, n);
 }
 
-static void w_err(kg_writer *w, int64_t id, const char *code, const char *msg)
+/* {"id": *id, "ok": false, "error": {code, message}}; id NULL: "id" is nil,
+ * as kgd answers a request it could not read. */
+static void w_err(kg_writer *w, const int64_t *id, const char *code,
+                  const char *msg)
 {
     kg_write_map(w, 3);
     kg_write_str(w, "id");
-    kg_write_int(w, id);
-    kg_write_str(w, "ok");
-    kg_write_bool(w, false);
+    if (id)
+        kg_write_int(w, *id);
+    else
+        kg_write_nil(w);
+    w_kv_bool(w, "ok", false);
     kg_write_str(w, "error");
     kg_write_map(w, 2);
     w_kv_str(w, "code", code);
@@ -132,8 +147,7 @@ static void *serve(void *arg)
             if (f->stale_first) {
                 kg_writer *s = kg_writer_new();
                 w_ok(s, id + 1000, 1);
-                kg_write_str(s, "stale");
-                kg_write_bool(s, true);
+                w_kv_bool(s, "stale", true);
                 data = kg_writer_data(s, &len);
                 for (int i = 0; i < n - 1; i++)
                     zmq_send(f->router, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]),
@@ -200,6 +214,8 @@ static fake *fake_start(handler_fn h)
 
 static void fake_stop(fake **fp)
 {
+    if (!*fp)
+        return;
     fake *f = *fp;
     f->stop = 1;
     pthread_join(f->thread, NULL);
@@ -222,12 +238,11 @@ static int h_ping(fake *f, const kg_value *req, int64_t id, kg_writer *w)
 {
     (void)f;
     if (strcmp(op_of(req), "ping") != 0) {
-        w_err(w, id, "unsupported", "not ping");
+        w_err(w, &id, "unsupported", "not ping");
         return REPLY;
     }
     w_ok(w, id, 2);
-    kg_write_str(w, "pong");
-    kg_write_bool(w, true);
+    w_kv_bool(w, "pong", true);
     w_kv_str(w, "version", "9.9.9");
     return REPLY;
 }
@@ -237,7 +252,7 @@ static int h_error(fake *f, const kg_value *req, int64_t id, kg_writer *w)
 {
     (void)f;
     const char *code = kg_value_cstr(kg_value_get(req, "code"));
-    w_err(w, id, code, "the server's own words");
+    w_err(w, &id, code, "the server's own words");
     return REPLY;
 }
 
@@ -257,26 +272,17 @@ static int h_number(fake *f, const kg_value *req, int64_t id, kg_writer *w)
     int64_t n = -1;
     kg_value_get_int(kg_value_get(req, "n"), &n);
     if (n == 13) {
-        w_err(w, id, "not_found", "no thirteen");
+        w_err(w, &id, "not_found", "no thirteen");
         return REPLY;
     }
     if (n == 21)
         return NO_REPLY;
     if (n == 22) {
-        kg_write_map(w, 3);
-        kg_write_str(w, "id");
-        kg_write_nil(w);
-        kg_write_str(w, "ok");
-        kg_write_bool(w, false);
-        kg_write_str(w, "error");
-        kg_write_map(w, 2);
-        w_kv_str(w, "code", "limit");
-        w_kv_str(w, "message", "request of 2000000 bytes");
+        w_err(w, NULL, "limit", "request of 2000000 bytes");
         return REPLY;
     }
     w_ok(w, id, 1);
-    kg_write_str(w, "n");
-    kg_write_int(w, n);
+    w_kv_int(w, "n", n);
     return REPLY;
 }
 
@@ -294,15 +300,7 @@ static int h_nil_id_error(fake *f, const kg_value *req, int64_t id, kg_writer *w
     (void)f;
     (void)req;
     (void)id;
-    kg_write_map(w, 3);
-    kg_write_str(w, "id");
-    kg_write_nil(w);
-    kg_write_str(w, "ok");
-    kg_write_bool(w, false);
-    kg_write_str(w, "error");
-    kg_write_map(w, 2);
-    w_kv_str(w, "code", "limit");
-    w_kv_str(w, "message", "body of 2000000 bytes (at most 1048576)");
+    w_err(w, NULL, "limit", "body of 2000000 bytes (at most 1048576)");
     return REPLY;
 }
 
@@ -317,8 +315,7 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
         kg_write_array(w, 2);
         w_rel(w, "China", "tariffs-on", "pork", "origin", "European Union");
         w_rel(w, "China", "tariffs-on", "cognac", "origin", "France");
-        kg_write_str(w, "truncated");
-        kg_write_bool(w, true);
+        w_kv_bool(w, "truncated", true);
     } else if (strcmp(op, "neighbors") == 0) {
         w_ok(w, id, 2);
         kg_write_str(w, "neighbors");
@@ -327,21 +324,18 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
         kg_write_map(w, 5);
         w_kv_str(w, "entity", "China");
         w_kv_str(w, "kind", "country");
-        kg_write_str(w, "depth");
-        kg_write_int(w, 1);
+        w_kv_int(w, "depth", 1);
         w_kv_str(w, "from", "cognac");
         kg_write_str(w, "via");
         w_rel(w, "China", "tariffs-on", "cognac", NULL, NULL);
         kg_write_map(w, 5);
         w_kv_str(w, "entity", "Russia");
         w_kv_str(w, "kind", "country");
-        kg_write_str(w, "depth");
-        kg_write_int(w, 2);
+        w_kv_int(w, "depth", 2);
         w_kv_str(w, "from", "China");
         kg_write_str(w, "via");
         w_rel(w, "China", "supplies", "Russia", NULL, NULL);
-        kg_write_str(w, "truncated");
-        kg_write_bool(w, false);
+        w_kv_bool(w, "truncated", false);
     } else if (strcmp(op, "path") == 0) {
         w_ok(w, id, 3);
         kg_write_str(w, "paths");
@@ -349,10 +343,8 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
         kg_write_array(w, 2);
         w_rel(w, "China", "tariffs-on", "cognac", NULL, NULL);
         w_rel(w, "China", "tariffs-on", "pork", NULL, NULL);
-        kg_write_str(w, "length");
-        kg_write_int(w, 2);
-        kg_write_str(w, "truncated");
-        kg_write_bool(w, false);
+        w_kv_int(w, "length", 2);
+        w_kv_bool(w, "truncated", false);
     } else if (strcmp(op, "entity") == 0) {
         const char *name = kg_value_cstr(kg_value_get(req, "name"));
         const char *canon = strcmp(name, "Cognac!") == 0 ? "cognac" : "pork";
@@ -369,10 +361,8 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
         kg_write_map(w, 0);
         kg_write_str(w, "in");
         kg_write_map(w, 2);
-        kg_write_str(w, "tariffs-on");
-        kg_write_int(w, 1);
-        kg_write_str(w, "exports");
-        kg_write_int(w, 4);
+        w_kv_int(w, "tariffs-on", 1);
+        w_kv_int(w, "exports", 4);
     } else if (strcmp(op, "match") == 0) {
         w_ok(w, id, 5);
         kg_write_str(w, "variables");
@@ -387,8 +377,7 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
         kg_write_array(w, 2);
         kg_write_str(w, "China");
         kg_write_str(w, "cognac");
-        kg_write_str(w, "truncated");
-        kg_write_bool(w, false);
+        w_kv_bool(w, "truncated", false);
         kg_write_str(w, "plan");
         kg_write_array(w, 2);
         kg_write_int(w, 1);
@@ -410,10 +399,8 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
         kg_write_str(w, "aliases");
         kg_write_array(w, 1);
         kg_write_str(w, "French");
-        kg_write_str(w, "total");
-        kg_write_int(w, 7);
-        kg_write_str(w, "truncated");
-        kg_write_bool(w, true);
+        w_kv_int(w, "total", 7);
+        w_kv_bool(w, "truncated", true);
     } else if (strcmp(op, "subgraph") == 0 || strcmp(op, "export") == 0) {
         const char *fmt = kg_value_cstr(kg_value_get(req, "format"));
         if (fmt && strcmp(fmt, "graph") != 0) {
@@ -429,38 +416,30 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
             kg_write_str(w, "relations");
             kg_write_array(w, 1);
             w_rel(w, "China", "tariffs-on", "cognac", NULL, NULL);
-            kg_write_str(w, "truncated");
-            kg_write_bool(w, false);
+            w_kv_bool(w, "truncated", false);
         }
     } else if (strcmp(op, "stats") == 0) {
         w_ok(w, id, 6);
-        kg_write_str(w, "entities");
-        kg_write_int(w, 33);
-        kg_write_str(w, "relations");
-        kg_write_int(w, 34);
+        w_kv_int(w, "entities", 33);
+        w_kv_int(w, "relations", 34);
         kg_write_str(w, "entity_kinds");
         kg_write_map(w, 2);
-        kg_write_str(w, "country");
-        kg_write_int(w, 5);
-        kg_write_str(w, "bloc");
-        kg_write_int(w, 1);
+        w_kv_int(w, "country", 5);
+        w_kv_int(w, "bloc", 1);
         kg_write_str(w, "relation_kinds");
         kg_write_map(w, 1);
-        kg_write_str(w, "tariffs-on");
-        kg_write_int(w, 3);
-        kg_write_str(w, "memory_bytes");
-        kg_write_int(w, 4096);
+        w_kv_int(w, "tariffs-on", 3);
+        w_kv_int(w, "memory_bytes", 4096);
         kg_write_str(w, "uptime_s");
         kg_write_float(w, 1.5);
     } else if (strcmp(op, "add") == 0 || strcmp(op, "remove") == 0) {
         bool add = strcmp(op, "add") == 0;
         w_ok(w, id, 3);
-        kg_write_str(w, add ? "entities_added" : "entities_removed");
-        kg_write_int(w, (int64_t)kg_value_len(kg_value_get(req, "entities")));
-        kg_write_str(w, add ? "relations_added" : "relations_removed");
-        kg_write_int(w, (int64_t)kg_value_len(kg_value_get(req, "relations")));
-        kg_write_str(w, "seq");
-        kg_write_int(w, 42);
+        w_kv_int(w, add ? "entities_added" : "entities_removed",
+                 (int64_t)kg_value_len(kg_value_get(req, "entities")));
+        w_kv_int(w, add ? "relations_added" : "relations_removed",
+                 (int64_t)kg_value_len(kg_value_get(req, "relations")));
+        w_kv_int(w, "seq", 42);
     } else if (strcmp(op, "extract") == 0) {
         w_ok(w, id, 4);
         kg_write_str(w, "entities");
@@ -470,28 +449,80 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
         kg_write_str(w, "relations");
         kg_write_array(w, 1);
         w_rel(w, "China", "tariffs-on", "cognac", "origin", "France");
-        kg_write_str(w, "committed");
-        kg_write_bool(w, true);
-        kg_write_str(w, "seq");
-        kg_write_int(w, 9);
+        w_kv_bool(w, "committed", true);
+        w_kv_int(w, "seq", 9);
     } else if (strcmp(op, "snapshot") == 0) {
         w_ok(w, id, 3);
         w_kv_str(w, "path", "/var/lib/kgd/snapshot-1.kgs");
-        kg_write_str(w, "bytes");
-        kg_write_int(w, 588);
-        kg_write_str(w, "seq");
-        kg_write_int(w, 2);
+        w_kv_int(w, "bytes", 588);
+        w_kv_int(w, "seq", 2);
     } else if (strcmp(op, "reload") == 0) {
         w_ok(w, id, 2);
-        kg_write_str(w, "entities");
-        kg_write_int(w, 34);
-        kg_write_str(w, "relations");
-        kg_write_int(w, 35);
+        w_kv_int(w, "entities", 34);
+        w_kv_int(w, "relations", 35);
     } else {
-        w_err(w, id, "unsupported", "unknown op");
+        w_err(w, &id, "unsupported", "unknown op");
     }
     return REPLY;
 }
+
+/* ---- the fixture ------------------------------------------------------------------ */
+
+/* What a test works with. setup and teardown make and free it around each
+ * test (also one that fails), so that a test says only which server it
+ * talks to and what it checks. */
+typedef struct fixture {
+    fake *f;      /* the fake server, once with_server() started one */
+    kg_client *c; /* once with_server() or connect_to() made one */
+    kg_graph *g;  /* an empty local graph, for the typed calls */
+    kg_error err;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *t = calloc(1, sizeof *t);
+    if (!t || !(t->g = kg_graph_new())) {
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *t = *state;
+    kg_client_destroy(&t->c);
+    fake_stop(&t->f);
+    kg_graph_destroy(&t->g);
+    free(t);
+    return 0;
+}
+
+/* The fixture's client, connected to endpoint (instead of any earlier
+ * client). */
+static fixture *connect_to(void **state, const char *endpoint)
+{
+    fixture *t = *state;
+    kg_client_destroy(&t->c);
+    t->c = kg_client_new(endpoint, &t->err);
+    assert_non_null(t->c);
+    return t;
+}
+
+/* A fake server answering with h (instead of any earlier one, which is
+ * stopped with its client) and the fixture's client connected to it. */
+static fixture *with_server(void **state, handler_fn h)
+{
+    fixture *t = *state;
+    kg_client_destroy(&t->c);
+    fake_stop(&t->f);
+    t->f = fake_start(h);
+    return connect_to(state, t->f->endpoint);
+}
+
+/* A test run between setup and teardown. */
+#define FIXTURE_TEST(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
 
 /* ---- tests ------------------------------------------------------------------------ */
 
@@ -521,62 +552,50 @@ static void test_new_and_endpoints(void **state)
 
 static void test_ping_and_framing(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_ping);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
-    assert_non_null(c);
+    fixture *t = with_server(state, h_ping);
     char *version = NULL;
-    assert_int_equal(kg_client_ping(c, &version, &err), 0);
+    assert_int_equal(kg_client_ping(t->c, &version, &t->err), 0);
     assert_string_equal(version, "9.9.9");
     free(version);
     /* [identity, "", body]: one empty delimiter, like REQ */
-    assert_int_equal(f->envelope_frames, 1);
+    assert_int_equal(t->f->envelope_frames, 1);
     int64_t id1, id2;
-    assert_int_equal(kg_value_get_int(kg_value_get(f->last, "id"), &id1), 0);
-    assert_int_equal(kg_client_ping(c, NULL, &err), 0);
-    assert_int_equal(kg_value_get_int(kg_value_get(f->last, "id"), &id2), 0);
+    assert_int_equal(kg_value_get_int(kg_value_get(t->f->last, "id"), &id1), 0);
+    assert_int_equal(kg_client_ping(t->c, NULL, &t->err), 0);
+    assert_int_equal(kg_value_get_int(kg_value_get(t->f->last, "id"), &id2), 0);
     assert_true(id2 > id1);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_generic_call_replaces_id(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_ping);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
+    fixture *t = with_server(state, h_ping);
     kg_value *req = kg_value_new_map();
     kg_value_map_set(req, "op", kg_value_new_str("ping"));
     kg_value_map_set(req, "id", kg_value_new_str("mine"));
     kg_value *res = NULL;
-    assert_int_equal(kg_client_call(c, req, &res, &err), 0);
+    assert_int_equal(kg_client_call(t->c, req, &res, &t->err), 0);
     bool pong = false;
     assert_int_equal(kg_value_get_bool(kg_value_get(res, "pong"), &pong), 0);
     assert_true(pong);
-    assert_int_equal(kg_value_type_of(kg_value_get(f->last, "id")), KG_VAL_INT);
+    assert_int_equal(kg_value_type_of(kg_value_get(t->f->last, "id")), KG_VAL_INT);
     /* the result is the caller's, mutable like any built value */
     assert_int_equal(kg_value_map_set(res, "extra", kg_value_new_nil()), 0);
     kg_value_destroy(&res);
     /* a request that is not a map with an op is refused before sending */
-    int before = f->requests;
+    int before = t->f->requests;
     kg_value *bad = kg_value_new_map();
-    assert_int_equal(kg_client_call(c, bad, &res, &err), KG_EINVAL);
+    assert_int_equal(kg_client_call(t->c, bad, &res, &t->err), KG_EINVAL);
     assert_null(res);
     kg_value *arr = kg_value_new_array();
-    assert_int_equal(kg_client_call(c, arr, &res, &err), KG_EINVAL);
-    assert_int_equal(f->requests, before);
+    assert_int_equal(kg_client_call(t->c, arr, &res, &t->err), KG_EINVAL);
+    assert_int_equal(t->f->requests, before);
     kg_value_destroy(&bad);
     kg_value_destroy(&arr);
     kg_value_destroy(&req);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_error_mapping(void **state)
 {
-    (void)state;
     static const struct {
         const char *code;
         int want;
@@ -588,105 +607,78 @@ static void test_error_mapping(void **state)
         {"nomem", KG_ENOMEM},       {"internal", KG_EIO},
         {"martian", KG_EIO},
     };
-    fake *f = fake_start(h_error);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
+    fixture *t = with_server(state, h_error);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         kg_value *req = kg_value_new_map();
         kg_value_map_set(req, "op", kg_value_new_str("x"));
         kg_value_map_set(req, "code", kg_value_new_str(cases[i].code));
         kg_value *res = (kg_value *)1;
-        int rc = kg_client_call(c, req, &res, &err);
+        int rc = kg_client_call(t->c, req, &res, &t->err);
         assert_int_equal(rc, cases[i].want);
-        assert_int_equal(err.code, cases[i].want);
+        assert_int_equal(t->err.code, cases[i].want);
         assert_null(res);
         if (cases[i].want != KG_EIO || strcmp(cases[i].code, "io") == 0)
-            assert_string_equal(err.message, "the server's own words");
+            assert_string_equal(t->err.message, "the server's own words");
         else
-            assert_non_null(strstr(err.message, "server internal error"));
+            assert_non_null(strstr(t->err.message, "server internal error"));
         assert_int_equal(kg_client_error_code(cases[i].code), cases[i].want);
         kg_value_destroy(&req);
     }
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_timeout_then_recovers(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_silent_once);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
-    kg_client_set_timeout(c, 200);
+    fixture *t = with_server(state, h_silent_once);
+    kg_client_set_timeout(t->c, 200);
     uint64_t t0 = kg_query_clock_ns();
-    assert_int_equal(kg_client_ping(c, NULL, &err), KG_ETIMEOUT);
+    assert_int_equal(kg_client_ping(t->c, NULL, &t->err), KG_ETIMEOUT);
     uint64_t ms = (kg_query_clock_ns() - t0) / 1000000u;
     assert_true(ms >= 190 && ms < 5000);
-    assert_non_null(strstr(err.message, "no reply"));
+    assert_non_null(strstr(t->err.message, "no reply"));
     /* the next call works (a new socket) */
-    assert_int_equal(kg_client_ping(c, NULL, &err), 0);
-    assert_int_equal(f->requests, 2);
-    kg_client_destroy(&c);
-    fake_stop(&f);
+    assert_int_equal(kg_client_ping(t->c, NULL, &t->err), 0);
+    assert_int_equal(t->f->requests, 2);
 }
 
 static void test_nobody_there(void **state)
 {
-    (void)state;
-    kg_error err;
-    kg_client *c = kg_client_new("ipc:///nonexistent-dir-kg-test/sock", &err);
-    assert_non_null(c);
-    kg_client_set_timeout(c, 100);
-    assert_int_equal(kg_client_ping(c, NULL, &err), KG_ETIMEOUT);
-    assert_int_equal(kg_client_ping(c, NULL, &err), KG_ETIMEOUT);
-    kg_client_destroy(&c);
+    fixture *t = connect_to(state, "ipc:///nonexistent-dir-kg-test/sock");
+    kg_client_set_timeout(t->c, 100);
+    assert_int_equal(kg_client_ping(t->c, NULL, &t->err), KG_ETIMEOUT);
+    assert_int_equal(kg_client_ping(t->c, NULL, &t->err), KG_ETIMEOUT);
 }
 
 static void test_late_reply_dropped(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_ping);
-    f->stale_first = 1;
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
+    fixture *t = with_server(state, h_ping);
+    t->f->stale_first = 1;
     char *version = NULL;
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(kg_client_ping(c, &version, &err), 0);
+        assert_int_equal(kg_client_ping(t->c, &version, &t->err), 0);
         assert_string_equal(version, "9.9.9");
         free(version);
     }
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_nil_id_error_is_ours(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_nil_id_error);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
-    assert_int_equal(kg_client_ping(c, NULL, &err), KG_ELIMIT);
-    assert_non_null(strstr(err.message, "2000000"));
-    kg_client_destroy(&c);
-    fake_stop(&f);
+    fixture *t = with_server(state, h_nil_id_error);
+    assert_int_equal(kg_client_ping(t->c, NULL, &t->err), KG_ELIMIT);
+    assert_non_null(strstr(t->err.message, "2000000"));
 }
 
 static void test_garbage_reply(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_garbage);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
-    assert_int_equal(kg_client_ping(c, NULL, &err), KG_EIO);
-    assert_non_null(strstr(err.message, "reply"));
-    kg_client_destroy(&c);
-    fake_stop(&f);
+    fixture *t = with_server(state, h_garbage);
+    assert_int_equal(kg_client_ping(t->c, NULL, &t->err), KG_EIO);
+    assert_non_null(strstr(t->err.message, "reply"));
 }
 
 /* ---- kg_client_pipeline --------------------------------------------------- */
 
-/* Requests {"op": "number", "n": first + i}, i < n. */
-static kg_value **number_requests(int64_t first, size_t n)
+/* Requests {"op": "number", "n": first + i}, i < n; with jobs, also
+ * made the requests of jobs[0..n). */
+static kg_value **number_requests(int64_t first, size_t n, kg_client_job *jobs)
 {
     kg_value **r = calloc(n, sizeof *r);
     assert_non_null(r);
@@ -694,6 +686,8 @@ static kg_value **number_requests(int64_t first, size_t n)
         r[i] = kg_value_new_map();
         assert_int_equal(kg_value_map_set(r[i], "op", kg_value_new_str("number")), 0);
         assert_int_equal(kg_value_map_set(r[i], "n", kg_value_new_int(first + (int64_t)i)), 0);
+        if (jobs)
+            jobs[i].request = r[i];
     }
     return r;
 }
@@ -716,18 +710,13 @@ static int64_t job_n(const kg_client_job *j)
  * a job's error stays that job's. */
 static void test_pipeline_any_order(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_number);
-    f->hold = 5;
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
+    fixture *t = with_server(state, h_number);
+    t->f->hold = 5;
     enum { N = 20 };
-    kg_value **reqs = number_requests(0, N);
     kg_client_job jobs[N];
-    for (size_t i = 0; i < N; i++)
-        jobs[i].request = reqs[i];
-    assert_int_equal(kg_client_pipeline(c, jobs, N, 10, &err), 0);
-    assert_int_equal(f->requests, N);
+    kg_value **reqs = number_requests(0, N, jobs);
+    assert_int_equal(kg_client_pipeline(t->c, jobs, N, 10, &t->err), 0);
+    assert_int_equal(t->f->requests, N);
     for (size_t i = 0; i < N; i++) {
         if (i == 13) {
             assert_int_equal(jobs[i].rc, KG_ENOTFOUND);
@@ -742,32 +731,25 @@ static void test_pipeline_any_order(void **state)
     for (size_t i = 0; i < N; i++)
         assert_null(jobs[i].result);
     /* The client goes on with single calls. */
-    f->hold = 0;
+    t->f->hold = 0;
     kg_value *res = NULL;
-    assert_int_equal(kg_client_call(c, reqs[3], &res, &err), 0);
+    assert_int_equal(kg_client_call(t->c, reqs[3], &res, &t->err), 0);
     kg_value_destroy(&res);
     free_requests(reqs, N);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 /* No more than window requests are out at once: a server that answers
  * only once it holds 5 never answers a window of 4. */
 static void test_pipeline_window(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_number);
-    f->hold = 5;
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
-    kg_client_set_timeout(c, 300);
+    fixture *t = with_server(state, h_number);
+    t->f->hold = 5;
+    kg_client_set_timeout(t->c, 300);
     enum { N = 10 };
-    kg_value **reqs = number_requests(0, N);
     kg_client_job jobs[N];
-    for (size_t i = 0; i < N; i++)
-        jobs[i].request = reqs[i];
-    assert_int_equal(kg_client_pipeline(c, jobs, N, 4, &err), KG_ETIMEOUT);
-    assert_int_equal(f->requests, 4);
+    kg_value **reqs = number_requests(0, N, jobs);
+    assert_int_equal(kg_client_pipeline(t->c, jobs, N, 4, &t->err), KG_ETIMEOUT);
+    assert_int_equal(t->f->requests, 4);
     for (size_t i = 0; i < N; i++) {
         assert_int_equal(jobs[i].rc, KG_ETIMEOUT);
         assert_null(jobs[i].result);
@@ -775,19 +757,14 @@ static void test_pipeline_window(void **state)
     }
     /* With a window of 5 such a server answers everything (a new one: the
      * first still holds four replies). */
-    kg_client_destroy(&c);
-    fake_stop(&f);
-    f = fake_start(h_number);
-    f->hold = 5;
-    c = kg_client_new(f->endpoint, &err);
-    kg_client_set_timeout(c, 2000);
-    assert_int_equal(kg_client_pipeline(c, jobs, N, 5, &err), 0);
+    t = with_server(state, h_number);
+    t->f->hold = 5;
+    kg_client_set_timeout(t->c, 2000);
+    assert_int_equal(kg_client_pipeline(t->c, jobs, N, 5, &t->err), 0);
     for (size_t i = 0; i < N; i++)
         assert_int_equal(job_n(&jobs[i]), (int64_t)i);
     kg_client_jobs_clear(jobs, N);
     free_requests(reqs, N);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 /* A request that cannot be encoded fails alone; an error without an id
@@ -795,13 +772,10 @@ static void test_pipeline_window(void **state)
  * jobs still out, and those answered keep their results. */
 static void test_pipeline_failures(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_number);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
-    kg_client_set_timeout(c, 300);
+    fixture *t = with_server(state, h_number);
+    kg_client_set_timeout(t->c, 300);
 
-    kg_value **reqs = number_requests(20, 4); /* 20, 21 (silent), 22, 23 */
+    kg_value **reqs = number_requests(20, 4, NULL); /* 20, 21 (silent), 22, 23 */
     kg_value *not_map = kg_value_new_int(5);
     kg_client_job jobs[5];
     jobs[0].request = reqs[0];
@@ -809,8 +783,8 @@ static void test_pipeline_failures(void **state)
     jobs[2].request = reqs[2]; /* 22: the server answers without an id */
     jobs[3].request = reqs[3];
     jobs[4].request = reqs[0];
-    assert_int_equal(kg_client_pipeline(c, jobs, 5, 0, &err), 0);
-    assert_int_equal(f->requests, 4);
+    assert_int_equal(kg_client_pipeline(t->c, jobs, 5, 0, &t->err), 0);
+    assert_int_equal(t->f->requests, 4);
     assert_int_equal(jobs[0].rc, 0);
     assert_int_equal(job_n(&jobs[0]), 20);
     assert_int_equal(jobs[1].rc, KG_EINVAL);
@@ -826,8 +800,8 @@ static void test_pipeline_failures(void **state)
     jobs[0].request = reqs[0];
     jobs[1].request = reqs[1]; /* 21: no reply */
     jobs[2].request = reqs[3];
-    assert_int_equal(kg_client_pipeline(c, jobs, 3, 0, &err), KG_ETIMEOUT);
-    assert_non_null(strstr(err.message, "no reply"));
+    assert_int_equal(kg_client_pipeline(t->c, jobs, 3, 0, &t->err), KG_ETIMEOUT);
+    assert_non_null(strstr(t->err.message, "no reply"));
     assert_int_equal(jobs[0].rc, 0);
     assert_int_equal(job_n(&jobs[0]), 20);
     assert_int_equal(jobs[1].rc, KG_ETIMEOUT);
@@ -837,118 +811,91 @@ static void test_pipeline_failures(void **state)
     kg_client_jobs_clear(jobs, 3);
 
     /* Nothing to do, and no client. */
-    assert_int_equal(kg_client_pipeline(c, jobs, 0, 0, &err), 0);
-    assert_int_equal(kg_client_pipeline(NULL, jobs, 1, 0, &err), KG_EINVAL);
+    assert_int_equal(kg_client_pipeline(t->c, jobs, 0, 0, &t->err), 0);
+    assert_int_equal(kg_client_pipeline(NULL, jobs, 1, 0, &t->err), KG_EINVAL);
     kg_value_destroy(&not_map);
     free_requests(reqs, 4);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_relations_into_local_graph(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_typed);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
-    kg_graph *g = kg_graph_new();
+    fixture *t = with_server(state, h_typed);
     kg_pair where = {"origin", NULL};
     kg_relations_query q = {.subject = "PRC", .relation = "tariffs-on", .where = &where,
                             .n_where = 1, .opts = {.as_of = "2025", .limit = 2}};
     kg_rid_list l;
-    assert_int_equal(kg_client_relations(c, &q, g, &l, &err), 0);
+    assert_int_equal(kg_client_relations(t->c, &q, t->g, &l, &t->err), 0);
     /* the request */
-    assert_string_equal(kg_value_cstr(kg_value_get(f->last, "subject")), "PRC");
-    assert_string_equal(kg_value_cstr(kg_value_get(f->last, "as_of")), "2025");
+    assert_string_equal(kg_value_cstr(kg_value_get(t->f->last, "subject")), "PRC");
+    assert_string_equal(kg_value_cstr(kg_value_get(t->f->last, "as_of")), "2025");
     int64_t lim;
-    assert_int_equal(kg_value_get_int(kg_value_get(f->last, "limit"), &lim), 0);
+    assert_int_equal(kg_value_get_int(kg_value_get(t->f->last, "limit"), &lim), 0);
     assert_int_equal(lim, 2);
-    const kg_value *wv = kg_value_get(f->last, "where");
+    const kg_value *wv = kg_value_get(t->f->last, "where");
     assert_int_equal(kg_value_type_of(kg_value_get(wv, "origin")), KG_VAL_NIL);
-    assert_null(kg_value_get(f->last, "object"));
+    assert_null(kg_value_get(t->f->last, "object"));
     /* the result */
     assert_int_equal(l.n, 2);
     assert_true(l.truncated);
-    assert_string_equal(kg_entity_id(g, kg_relation_object(g, l.ids[0])), "pork");
-    assert_string_equal(kg_entity_id(g, kg_relation_object(g, l.ids[1])), "cognac");
-    assert_string_equal(kg_relation_qual_get(g, l.ids[1], "origin"), "France");
-    assert_string_equal(kg_relation_prov_get(g, l.ids[1], "source"), "test");
-    assert_string_equal(kg_relation_kind(g, l.ids[0]), "tariffs-on");
+    assert_string_equal(kg_entity_id(t->g, kg_relation_object(t->g, l.ids[0])), "pork");
+    assert_string_equal(kg_entity_id(t->g, kg_relation_object(t->g, l.ids[1])), "cognac");
+    assert_string_equal(kg_relation_qual_get(t->g, l.ids[1], "origin"), "France");
+    assert_string_equal(kg_relation_prov_get(t->g, l.ids[1], "source"), "test");
+    assert_string_equal(kg_relation_kind(t->g, l.ids[0]), "tariffs-on");
     kg_rid_list_free(&l);
-    kg_graph_destroy(&g);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_neighbors_from_and_dir(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_typed);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
-    kg_graph *g = kg_graph_new();
+    fixture *t = with_server(state, h_typed);
     const char *rels[] = {"tariffs-on", "supplies"};
     kg_neighbors_query q = {.entity = "cognac", .dir = KG_BOTH, .relations = rels,
                             .n_relations = 2, .opts = {.max_depth = 2}};
     kg_neighbor_list l;
-    assert_int_equal(kg_client_neighbors(c, &q, g, &l, &err), 0);
-    assert_string_equal(kg_value_cstr(kg_value_get(f->last, "direction")), "both");
-    assert_int_equal(kg_value_len(kg_value_get(f->last, "relations")), 2);
+    assert_int_equal(kg_client_neighbors(t->c, &q, t->g, &l, &t->err), 0);
+    assert_string_equal(kg_value_cstr(kg_value_get(t->f->last, "direction")), "both");
+    assert_int_equal(kg_value_len(kg_value_get(t->f->last, "relations")), 2);
     assert_int_equal(l.n, 2);
-    assert_string_equal(kg_entity_id(g, l.items[0].entity), "China");
-    assert_string_equal(kg_entity_kind(g, l.items[0].entity), "country");
+    assert_string_equal(kg_entity_id(t->g, l.items[0].entity), "China");
+    assert_string_equal(kg_entity_kind(t->g, l.items[0].entity), "country");
     assert_int_equal(l.items[0].depth, 1);
     assert_int_equal(l.items[0].dir, KG_IN);
-    assert_string_equal(kg_entity_id(g, l.items[0].from), "cognac");
+    assert_string_equal(kg_entity_id(t->g, l.items[0].from), "cognac");
     assert_int_equal(l.items[1].dir, KG_OUT);
     assert_int_equal(l.items[1].depth, 2);
-    assert_string_equal(kg_entity_id(g, l.items[1].from), "China");
-    assert_string_equal(kg_relation_kind(g, l.items[1].via), "supplies");
+    assert_string_equal(kg_entity_id(t->g, l.items[1].from), "China");
+    assert_string_equal(kg_relation_kind(t->g, l.items[1].via), "supplies");
     kg_neighbor_list_free(&l);
-    kg_graph_destroy(&g);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_path_directions_and_alias_ends(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_typed);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
-    kg_graph *g = kg_graph_new();
+    fixture *t = with_server(state, h_typed);
     /* "Cognac!" is an alias the local graph cannot resolve: the client
      * asks the server (entity op) for the canonical id. */
     kg_path_query q = {.from = "Cognac!", .to = "pork", .dir = KG_BOTH};
     kg_path_list l;
     kg_eid from, to;
-    assert_int_equal(kg_client_path(c, &q, g, &l, &from, &to, &err), 0);
+    assert_int_equal(kg_client_path(t->c, &q, t->g, &l, &from, &to, &t->err), 0);
     assert_int_equal(l.n, 1);
     assert_int_equal(l.paths[0].n, 2);
     assert_int_equal(l.paths[0].steps[0].dir, KG_IN);  /* cognac <- China */
     assert_int_equal(l.paths[0].steps[1].dir, KG_OUT); /* China -> pork */
-    assert_string_equal(kg_entity_id(g, from), "cognac");
-    assert_string_equal(kg_entity_id(g, to), "pork");
-    assert_int_equal(kg_entity_find(g, "Cognac!"), from); /* alias loaded */
+    assert_string_equal(kg_entity_id(t->g, from), "cognac");
+    assert_string_equal(kg_entity_id(t->g, to), "pork");
+    assert_int_equal(kg_entity_find(t->g, "Cognac!"), from); /* alias loaded */
     kg_path_list_free(&l);
-    kg_graph_destroy(&g);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_entity_info(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_typed);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
-    kg_graph *g = kg_graph_new();
+    fixture *t = with_server(state, h_typed);
     kg_client_entity_info info;
-    assert_int_equal(kg_client_entity(c, "Cognac!", "2024", g, &info, &err), 0);
-    assert_string_equal(kg_entity_id(g, info.entity), "cognac");
-    assert_string_equal(kg_entity_kind(g, info.entity), "product");
-    assert_string_equal(kg_entity_attr_get(g, info.entity, "grade"), "XO");
-    assert_int_equal(kg_entity_alias_count(g, info.entity), 1);
+    assert_int_equal(kg_client_entity(t->c, "Cognac!", "2024", t->g, &info, &t->err), 0);
+    assert_string_equal(kg_entity_id(t->g, info.entity), "cognac");
+    assert_string_equal(kg_entity_kind(t->g, info.entity), "product");
+    assert_string_equal(kg_entity_attr_get(t->g, info.entity, "grade"), "XO");
+    assert_int_equal(kg_entity_alias_count(t->g, info.entity), 1);
     assert_int_equal(info.n_out, 0);
     assert_int_equal(info.n_in, 2);
     assert_string_equal(info.in[0].kind, "tariffs-on");
@@ -957,17 +904,11 @@ static void test_entity_info(void **state)
     assert_int_equal(info.in[1].count, 4);
     kg_client_entity_info_free(&info);
     assert_null(info.in);
-    kg_graph_destroy(&g);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_match_entities_stats(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_typed);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
+    fixture *t = with_server(state, h_typed);
     kg_pair qual = {"origin", "?b"};
     kg_match_pattern pats[2] = {
         {.subject = "?a", .relation = "tariffs-on", .object = "?p", .quals = &qual,
@@ -975,8 +916,8 @@ static void test_match_entities_stats(void **state)
         {.subject = "?a", .relation = "exports-to", .object = "?b"}};
     kg_match_query mq = {.patterns = pats, .n_patterns = 2};
     kg_match_result m;
-    assert_int_equal(kg_client_match(c, &mq, &m, &err), 0);
-    const kg_value *pv = kg_value_get(f->last, "patterns");
+    assert_int_equal(kg_client_match(t->c, &mq, &m, &t->err), 0);
+    const kg_value *pv = kg_value_get(t->f->last, "patterns");
     assert_int_equal(kg_value_len(pv), 2);
     assert_int_equal(kg_value_len(kg_value_at(pv, 0)), 4);
     assert_int_equal(kg_value_len(kg_value_at(pv, 1)), 3);
@@ -990,22 +931,20 @@ static void test_match_entities_stats(void **state)
     assert_true(m.plan[1].estimate == 0.25);
     kg_match_result_free(&m);
 
-    kg_graph *g = kg_graph_new();
     kg_entities_query eq = {.kind = "country", .prefix = "", .offset = 3,
                             .opts = {.limit = 2}};
     kg_eid_list el;
-    assert_int_equal(kg_client_entities(c, &eq, g, &el, &err), 0);
-    assert_null(kg_value_get(f->last, "prefix")); /* "" = any: not sent */
+    assert_int_equal(kg_client_entities(t->c, &eq, t->g, &el, &t->err), 0);
+    assert_null(kg_value_get(t->f->last, "prefix")); /* "" = any: not sent */
     assert_int_equal(el.n, 2);
     assert_int_equal(el.total, 7);
     assert_true(el.truncated);
-    assert_string_equal(kg_entity_id(g, el.ids[1]), "France");
-    assert_int_equal(kg_entity_find(g, "french"), el.ids[1]);
+    assert_string_equal(kg_entity_id(t->g, el.ids[1]), "France");
+    assert_int_equal(kg_entity_find(t->g, "french"), el.ids[1]);
     kg_eid_list_free(&el);
-    kg_graph_destroy(&g);
 
     kg_client_stats st;
-    assert_int_equal(kg_client_stats_get(c, &st, &err), 0);
+    assert_int_equal(kg_client_stats_get(t->c, &st, &t->err), 0);
     assert_int_equal(st.entities, 33);
     assert_int_equal(st.relations, 34);
     assert_int_equal(st.n_entity_kinds, 2);
@@ -1015,22 +954,17 @@ static void test_match_entities_stats(void **state)
     assert_true(st.uptime_s == 1.5);
     assert_non_null(st.result);
     kg_client_stats_free(&st);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_subgraph_export_text(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_typed);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
+    fixture *t = with_server(state, h_typed);
     const char *seeds[] = {"China"};
     kg_subgraph_query q = {.seeds = seeds, .n_seeds = 1};
     kg_subgraph sg;
-    assert_int_equal(kg_client_subgraph(c, &q, &sg, &err), 0);
-    assert_string_equal(kg_value_cstr(kg_value_get(f->last, "format")), "graph");
-    assert_null(kg_value_get(f->last, "direction")); /* 0 = server default */
+    assert_int_equal(kg_client_subgraph(t->c, &q, &sg, &t->err), 0);
+    assert_string_equal(kg_value_cstr(kg_value_get(t->f->last, "format")), "graph");
+    assert_null(kg_value_get(t->f->last, "direction")); /* 0 = server default */
     assert_int_equal(kg_entity_count(sg.graph), 2);
     assert_int_equal(kg_relation_count(sg.graph), 1);
     kg_eid china = kg_entity_find(sg.graph, "china");
@@ -1038,23 +972,18 @@ static void test_subgraph_export_text(void **state)
     kg_subgraph_free(&sg);
     char *text;
     size_t len;
-    assert_int_equal(kg_client_subgraph_text(c, &q, "dot", &text, &len, &err), 0);
+    assert_int_equal(kg_client_subgraph_text(t->c, &q, "dot", &text, &len, &t->err), 0);
     assert_string_equal(text, "digraph kg {}\n");
     assert_int_equal(len, 14);
     free(text);
-    assert_int_equal(kg_client_export(c, "tsv", "2025", &text, NULL, &err), 0);
-    assert_string_equal(kg_value_cstr(kg_value_get(f->last, "as_of")), "2025");
+    assert_int_equal(kg_client_export(t->c, "tsv", "2025", &text, NULL, &t->err), 0);
+    assert_string_equal(kg_value_cstr(kg_value_get(t->f->last, "as_of")), "2025");
     free(text);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 static void test_writes(void **state)
 {
-    (void)state;
-    fake *f = fake_start(h_typed);
-    kg_error err;
-    kg_client *c = kg_client_new(f->endpoint, &err);
+    fixture *t = with_server(state, h_typed);
     kg_batch *b = kg_batch_new();
     const char *aliases[] = {"Canadian"};
     kg_entity_spec e = {.id = "Canada", .kind = "country", .aliases = aliases,
@@ -1066,82 +995,80 @@ static void test_writes(void **state)
     assert_int_equal(kg_batch_add_entity(b, &e, 0), 0);
     assert_int_equal(kg_batch_add_relation(b, &r, 0), 0);
     kg_client_write_result wr;
-    assert_int_equal(kg_client_add(c, b, &wr, &err), 0);
+    assert_int_equal(kg_client_add(t->c, b, &wr, &t->err), 0);
     assert_int_equal(wr.entities_added, 1);
     assert_int_equal(wr.relations_added, 1);
     assert_int_equal(wr.seq, 42);
     /* the request is an add request the protocol module reads back */
     kg_batch *back = kg_batch_new();
-    assert_int_equal(kg_proto_request_to_batch(f->last, false, back, &err), 0);
+    assert_int_equal(kg_proto_request_to_batch(t->f->last, false, back, &t->err), 0);
     assert_int_equal(kg_batch_count(back), 2);
     assert_string_equal(kg_batch_get(back, 0)->u.entity.aliases[0], "Canadian");
     assert_string_equal(kg_batch_get(back, 1)->u.relation.quals[0].value, "Canada");
     assert_int_equal(kg_batch_get(back, 1)->u.relation.n_prov, 1);
     /* an add batch is not a remove batch */
-    assert_int_equal(kg_client_remove(c, b, &wr, &err), KG_EINVAL);
+    assert_int_equal(kg_client_remove(t->c, b, &wr, &t->err), KG_EINVAL);
     kg_batch_clear(b);
     assert_int_equal(kg_batch_remove_entity(b, "Canada", 0), 0);
     assert_int_equal(kg_batch_remove_relation(b, &r, 0), 0);
-    assert_int_equal(kg_client_remove(c, b, &wr, &err), 0);
+    assert_int_equal(kg_client_remove(t->c, b, &wr, &t->err), 0);
     assert_int_equal(wr.entities_removed, 1);
     assert_int_equal(wr.relations_removed, 1);
-    assert_string_equal(kg_value_cstr(kg_value_at(kg_value_get(f->last, "entities"), 0)),
+    assert_string_equal(kg_value_cstr(kg_value_at(kg_value_get(t->f->last, "entities"), 0)),
                         "Canada");
-    assert_null(kg_value_get(kg_value_at(kg_value_get(f->last, "relations"), 0),
+    assert_null(kg_value_get(kg_value_at(kg_value_get(t->f->last, "relations"), 0),
                              "provenance"));
     /* extract */
     kg_batch_clear(back);
     bool committed = false;
     uint64_t seq = 0;
-    assert_int_equal(kg_client_extract(c, "China imposed tariffs on French cognac.",
+    assert_int_equal(kg_client_extract(t->c, "China imposed tariffs on French cognac.",
                                        "https://example.org", "2025-12-04", true, back,
-                                       &committed, &seq, &err), 0);
+                                       &committed, &seq, &t->err), 0);
     assert_true(committed);
     assert_int_equal(seq, 9);
     assert_int_equal(kg_batch_count(back), 2);
     assert_int_equal(kg_batch_get(back, 0)->op, KG_CHANGE_ENTITY_ADD);
     assert_int_equal(kg_batch_get(back, 1)->op, KG_CHANGE_RELATION_ADD);
     bool c_arg = false;
-    assert_int_equal(kg_value_get_bool(kg_value_get(f->last, "commit"), &c_arg), 0);
+    assert_int_equal(kg_value_get_bool(kg_value_get(t->f->last, "commit"), &c_arg), 0);
     assert_true(c_arg);
     /* snapshot and reload */
     kg_client_snapshot_info si;
-    assert_int_equal(kg_client_snapshot(c, &si, &err), 0);
+    assert_int_equal(kg_client_snapshot(t->c, &si, &t->err), 0);
     assert_string_equal(si.path, "/var/lib/kgd/snapshot-1.kgs");
     assert_int_equal(si.bytes, 588);
     free(si.path);
     uint64_t ne = 0, nr = 0;
-    assert_int_equal(kg_client_reload(c, &ne, &nr, &err), 0);
+    assert_int_equal(kg_client_reload(t->c, &ne, &nr, &t->err), 0);
     assert_int_equal(ne, 34);
     assert_int_equal(nr, 35);
     kg_batch_destroy(&back);
     kg_batch_destroy(&b);
-    kg_client_destroy(&c);
-    fake_stop(&f);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_and_endpoints),
-        cmocka_unit_test(test_ping_and_framing),
-        cmocka_unit_test(test_generic_call_replaces_id),
-        cmocka_unit_test(test_error_mapping),
-        cmocka_unit_test(test_timeout_then_recovers),
-        cmocka_unit_test(test_nobody_there),
-        cmocka_unit_test(test_late_reply_dropped),
-        cmocka_unit_test(test_nil_id_error_is_ours),
-        cmocka_unit_test(test_garbage_reply),
-        cmocka_unit_test(test_pipeline_any_order),
-        cmocka_unit_test(test_pipeline_window),
-        cmocka_unit_test(test_pipeline_failures),
-        cmocka_unit_test(test_relations_into_local_graph),
-        cmocka_unit_test(test_neighbors_from_and_dir),
-        cmocka_unit_test(test_path_directions_and_alias_ends),
-        cmocka_unit_test(test_entity_info),
-        cmocka_unit_test(test_match_entities_stats),
-        cmocka_unit_test(test_subgraph_export_text),
-        cmocka_unit_test(test_writes),
+        FIXTURE_TEST(test_ping_and_framing),
+        FIXTURE_TEST(test_generic_call_replaces_id),
+        FIXTURE_TEST(test_error_mapping),
+        FIXTURE_TEST(test_timeout_then_recovers),
+        FIXTURE_TEST(test_nobody_there),
+        FIXTURE_TEST(test_late_reply_dropped),
+        FIXTURE_TEST(test_nil_id_error_is_ours),
+        FIXTURE_TEST(test_garbage_reply),
+        FIXTURE_TEST(test_pipeline_any_order),
+        FIXTURE_TEST(test_pipeline_window),
+        FIXTURE_TEST(test_pipeline_failures),
+        FIXTURE_TEST(test_relations_into_local_graph),
+        FIXTURE_TEST(test_neighbors_from_and_dir),
+        FIXTURE_TEST(test_path_directions_and_alias_ends),
+        FIXTURE_TEST(test_entity_info),
+        FIXTURE_TEST(test_match_entities_stats),
+        FIXTURE_TEST(test_subgraph_export_text),
+        FIXTURE_TEST(test_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
