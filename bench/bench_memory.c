@@ -11,7 +11,13 @@
  * CPU times of the process (CLOCK_PROCESS_CPUTIME_ID), which stay
  * comparable on a machine shared with other work.
  *
- * usage: bench_memory [ENTITIES [RELATIONS [RUNS [SEED]]]]
+ * With --hub every relation touches entity e0 (as subject for even i, as
+ * object for odd i; 20 kinds interleaved): one hub of degree RELATIONS,
+ * the case where keeping adjacency sorted costs O(degree) per relation.
+ * With --bulk the relations are added inside kg_graph_bulk_begin/end (the
+ * time includes sorting the hub's adjacency at the end).
+ *
+ * usage: bench_memory [--hub] [--bulk] [ENTITIES [RELATIONS [RUNS [SEED]]]]
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,6 +44,7 @@ typedef struct result {
 } result;
 
 static uint64_t rng_state;
+static int hub_mode, bulk_mode; /* --hub, --bulk */
 
 static uint64_t rng(void)
 {
@@ -97,16 +104,24 @@ static int run(size_t n_ent, size_t n_rel, uint64_t seed, result *out)
         }
     }
     double t1 = now();
+    if (bulk_mode)
+        kg_graph_bulk_begin(g);
     for (size_t i = 0; i < n_rel; i++) {
         uint64_t x = rng();
         kg_eid s = (kg_eid)(x % n_ent);
         kg_eid o = (kg_eid)((x >> 20) % n_ent);
         kg_atom k = rkinds[(x >> 50) % 20];
+        if (hub_mode && i % 2 == 0)
+            s = 0;
+        else if (hub_mode)
+            o = 0;
         if (kg_relation_add_ids(g, s, k, o, NULL, 0, NULL, 0, NULL, NULL) < 0) {
             fprintf(stderr, "relation %zu failed\n", i);
             return -1;
         }
     }
+    if (bulk_mode)
+        kg_graph_bulk_end(g);
     double t2 = now();
     out->relations = kg_relation_count(g);
     out->mem_bytes = kg_graph_memory(g);
@@ -159,19 +174,29 @@ static double median(double *v, int n)
 
 int main(int argc, char **argv)
 {
+    for (; argc > 1 && argv[1][0] == '-' && argv[1][1] == '-'; argc--, argv++) {
+        if (strcmp(argv[1], "--hub") == 0)
+            hub_mode = 1;
+        else if (strcmp(argv[1], "--bulk") == 0)
+            bulk_mode = 1;
+        else
+            break;
+    }
     size_t n_ent = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
     size_t n_rel = argc > 2 ? strtoul(argv[2], NULL, 10) : 5000000;
     int runs = argc > 3 ? atoi(argv[3]) : 3;
     uint64_t seed = argc > 4 ? strtoull(argv[4], NULL, 10) : 42;
     if (n_ent == 0 || n_ent > 100000000 || n_rel > 1000000000 || runs < 1 ||
         runs > 100 || seed == 0) {
-        fprintf(stderr, "usage: %s [ENTITIES [RELATIONS [RUNS [SEED]]]]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--hub] [--bulk] [ENTITIES [RELATIONS [RUNS [SEED]]]]\n",
+                argv[0]);
         return 2;
     }
     result *res = calloc((size_t)runs, sizeof *res);
     if (!res)
         return 1;
-    printf("entities=%zu relations=%zu runs=%d\n", n_ent, n_rel, runs);
+    printf("entities=%zu relations=%zu runs=%d%s%s\n", n_ent, n_rel, runs,
+           hub_mode ? " hub" : "", bulk_mode ? " bulk" : "");
     printf("run  mem_B/rel  rss_B/rel  ent_s  rel_s  adj_ns  adj_kind_ns  find_ns\n");
     for (int r = 0; r < runs; r++) {
         int fd[2];

@@ -206,9 +206,28 @@ kg_rid kg_relation_next(const kg_graph *g, kg_rid r);
 
 /* Relations leaving (KG_OUT) or entering (KG_IN) entity e, sorted by
  * (kind, handle). kind = 0 means every kind; otherwise only that kind,
- * found by binary search. dir must be KG_OUT or KG_IN. */
+ * found by binary search. dir must be KG_OUT or KG_IN. Not valid inside a
+ * bulk scope until kg_graph_bulk_flush (see below). */
 kg_span kg_adjacent(const kg_graph *g, kg_eid e, kg_dir dir, kg_atom kind);
 size_t kg_degree(const kg_graph *g, kg_eid e, kg_dir dir);
+
+/* ---- bulk loading -------------------------------------------------------- */
+
+/* Adding one relation keeps both ends' adjacency sorted, which moves up to
+ * degree handles: an entity that gets d relations one at a time costs
+ * O(d^2). Inside a bulk scope an entity that already has many relations
+ * takes new ones unsorted, and each is sorted into place once, when the
+ * outermost scope ends: O(d log d). In between, kg_adjacent (and whatever
+ * reads adjacency: queries, kg_graph_check) must not be called until
+ * kg_graph_bulk_flush; every other call may be made, kg_degree stays
+ * exact, and removals flush first. Scopes nest; kg_graph_apply opens its
+ * own. Memory after the scope is the same as without one. None of these
+ * can fail; NULL is ignored. */
+void kg_graph_bulk_begin(kg_graph *g);
+/* Sort every pending adjacency now (kg_adjacent is valid again until the
+ * next relation is added); the scope stays open. */
+void kg_graph_bulk_flush(kg_graph *g);
+void kg_graph_bulk_end(kg_graph *g);
 
 /* ---- statistics ---------------------------------------------------------- */
 

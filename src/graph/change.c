@@ -423,10 +423,10 @@ static bool quals_subset(const kg_pair *have, size_t n_have,
     return true;
 }
 
-static bool rel_matches(const kg_graph *g, kg_rid r, kg_eid o,
+static bool rel_matches(const kg_graph *g, kg_rid r, kg_eid s, kg_eid o,
                         const kg_relation_spec *rs)
 {
-    if (kg_relation_object(g, r) != o)
+    if (kg_relation_subject(g, r) != s || kg_relation_object(g, r) != o)
         return false;
     for (size_t i = 0; i < rs->n_quals; i++) {
         const char *v = kg_relation_qual_get(g, r, rs->quals[i].key);
@@ -436,25 +436,29 @@ static bool rel_matches(const kg_graph *g, kg_rid r, kg_eid o,
     return true;
 }
 
-/* The relations a RELATION_REMOVE names, in the graph as it is. */
+/* The relations a RELATION_REMOVE may name, in the graph as it is: those
+ * of its kind at whichever end has fewer, since every candidate is read
+ * and one end may be a hub with a million of them. */
 static kg_span remove_targets(const kg_graph *g, const kg_relation_spec *rs,
-                              kg_eid *o)
+                              kg_eid *s, kg_eid *o)
 {
     kg_span none = {NULL, 0};
-    kg_eid s = kg_entity_find(g, rs->subject);
+    *s = kg_entity_find(g, rs->subject);
     *o = kg_entity_find(g, rs->object);
     kg_atom k = kg_atom_find(g, rs->relation);
-    if (s == KG_NONE || *o == KG_NONE || k == KG_NONE || k == 0)
+    if (*s == KG_NONE || *o == KG_NONE || k == KG_NONE || k == 0)
         return none;
-    return kg_adjacent(g, s, KG_OUT, k);
+    kg_span out = kg_adjacent(g, *s, KG_OUT, k);
+    kg_span in = kg_adjacent(g, *o, KG_IN, k);
+    return in.n < out.n ? in : out;
 }
 
 static bool graph_has_relation(const kg_graph *g, const kg_relation_spec *rs)
 {
-    kg_eid o;
-    kg_span sp = remove_targets(g, rs, &o);
+    kg_eid s, o;
+    kg_span sp = remove_targets(g, rs, &s, &o);
     for (size_t i = 0; i < sp.n; i++) {
-        if (rel_matches(g, sp.ids[i], o, rs))
+        if (rel_matches(g, sp.ids[i], s, o, rs))
             return true;
     }
     return false;
@@ -530,8 +534,9 @@ static int check_one(const kg_graph *g, const kg_batch *b, size_t i,
 /* Remove every relation a RELATION_REMOVE names. */
 static int remove_relations(kg_graph *g, const kg_relation_spec *rs)
 {
-    kg_eid o;
-    kg_span sp = remove_targets(g, rs, &o);
+    kg_eid s, o;
+    kg_graph_bulk_flush(g); /* the adjacency search needs sorted parts */
+    kg_span sp = remove_targets(g, rs, &s, &o);
     if (sp.n == 0)
         return 0;
     kg_rid *victims = malloc(sp.n * sizeof *victims);
@@ -539,7 +544,7 @@ static int remove_relations(kg_graph *g, const kg_relation_spec *rs)
         return KG_ENOMEM;
     size_t n = 0;
     for (size_t i = 0; i < sp.n; i++) {
-        if (rel_matches(g, sp.ids[i], o, rs))
+        if (rel_matches(g, sp.ids[i], s, o, rs))
             victims[n++] = sp.ids[i];
     }
     for (size_t i = 0; i < n; i++)
@@ -597,25 +602,29 @@ int kg_graph_check(const kg_graph *g, const kg_batch *b, kg_error *err)
  * the first change is applied. The one non-atomic case is running out of
  * memory in the middle of applying: the changes before the failing one
  * stay applied (the caller should treat the graph as suspect, e.g. rebuild
- * it from the journal). */
+ * it from the journal). The changes are applied in a bulk scope, so that a
+ * batch giving an entity many relations sorts its adjacency once, not once
+ * per relation; the scope ends (adjacency sorted) on every return. */
 int kg_graph_apply(kg_graph *g, const kg_batch *b, kg_error *err)
 {
+    kg_graph_bulk_flush(g); /* a caller's scope: the check reads adjacency */
     int rc = kg_graph_check(g, b, err);
     if (rc)
         return rc;
-    for (size_t i = 0; i < b->n; i++) {
+    kg_graph_bulk_begin(g);
+    for (size_t i = 0; i < b->n && rc == 0; i++)
         rc = apply_checked(g, b, i, &b->ch[i], err);
-        if (rc)
-            return rc;
-    }
-    kg_error_clear(err);
-    return 0;
+    kg_graph_bulk_end(g);
+    if (rc == 0)
+        kg_error_clear(err);
+    return rc;
 }
 
 int kg_graph_apply_one(kg_graph *g, const kg_change *c, kg_error *err)
 {
     if (!g || !c)
         return kg_error_set(err, KG_EINVAL, "apply: NULL argument");
+    kg_graph_bulk_flush(g); /* a caller's scope: the check reads adjacency */
     int rc = check_one(g, NULL, 0, c, err);
     if (rc)
         return rc;

@@ -1102,6 +1102,40 @@ static kg_eid resolve(sload *s, kg_graph *g, uint32_t i, kg_error *err)
     return e;
 }
 
+/* Step 4 of sload_apply: the n relation records at p (sec: the start of
+ * their section, for error offsets). */
+static int sload_relations(sload *s, kg_graph *g, const unsigned char *p,
+                           uint32_t n, const unsigned char *sec, kg_error *err)
+{
+    kg_error e;
+    for (uint32_t i = 0; i < n; i++, p += 20) {
+        uint32_t a = get_u32le(p), k = get_u32le(p + 4), b = get_u32le(p + 8),
+                 q = get_u32le(p + 12), v = get_u32le(p + 16);
+        if (!str_ok(s, a) || !str_ok(s, k) || !str_ok(s, b) || k == 0 ||
+            !set_ok(s, q) || !set_ok(s, v))
+            return corrupt(s->path, (size_t)(p - sec), "bad relation", err);
+        kg_error_clear(&e);
+        kg_eid es = resolve(s, g, a, &e);
+        kg_eid eo = es == KG_NONE ? KG_NONE : resolve(s, g, b, &e);
+        if (s->atom_cache[k] == KG_NONE)
+            s->atom_cache[k] = kg_atom_intern(g, s->str[k], strlen(s->str[k]));
+        if (es == KG_NONE || eo == KG_NONE || s->atom_cache[k] == KG_NONE)
+            return kg_error_set(err, e.code ? e.code : KG_ENOMEM, "%s: %s",
+                                s->path, e.code ? e.message : "out of memory");
+        /* each distinct set is interned in the graph once */
+        uint32_t qs = set_handle(s, g, q), ps = set_handle(s, g, v);
+        if (qs == KG_NONE || ps == KG_NONE)
+            return corrupt(s->path, (size_t)(p - sec),
+                           "pair set refused (invalid, or out of memory)", err);
+        if (kg_relation_add_sets(g, es, s->atom_cache[k], eo, qs, ps, NULL,
+                                 &e) < 0)
+            return e.code == KG_ENOMEM
+                       ? kg_error_set(err, KG_ENOMEM, "out of memory")
+                       : corrupt(s->path, (size_t)(p - sec), e.message, err);
+    }
+    return 0;
+}
+
 static int sload_apply(sload *s, kg_graph *g, kg_snapshot_info *info,
                        kg_journal_warn_fn warn, void *ctx, kg_error *err)
 {
@@ -1247,32 +1281,13 @@ static int sload_apply(sload *s, kg_graph *g, kg_snapshot_info *info,
     n = jrd_u32(&r);
     if (!jrd_room(&r, n, 20) || r.len - r.pos != (size_t)n * 20)
         return corrupt(s->path, 0, "bad relation table", err);
-    const unsigned char *p = r.p + r.pos;
-    for (uint32_t i = 0; i < n; i++, p += 20) {
-        uint32_t a = get_u32le(p), k = get_u32le(p + 4), b = get_u32le(p + 8),
-                 q = get_u32le(p + 12), v = get_u32le(p + 16);
-        if (!str_ok(s, a) || !str_ok(s, k) || !str_ok(s, b) || k == 0 ||
-            !set_ok(s, q) || !set_ok(s, v))
-            return corrupt(s->path, (size_t)(p - r.p), "bad relation", err);
-        kg_error_clear(&e);
-        kg_eid es = resolve(s, g, a, &e);
-        kg_eid eo = es == KG_NONE ? KG_NONE : resolve(s, g, b, &e);
-        if (s->atom_cache[k] == KG_NONE)
-            s->atom_cache[k] = kg_atom_intern(g, s->str[k], strlen(s->str[k]));
-        if (es == KG_NONE || eo == KG_NONE || s->atom_cache[k] == KG_NONE)
-            return kg_error_set(err, e.code ? e.code : KG_ENOMEM, "%s: %s",
-                                s->path, e.code ? e.message : "out of memory");
-        /* each distinct set is interned in the graph once */
-        uint32_t qs = set_handle(s, g, q), ps = set_handle(s, g, v);
-        if (qs == KG_NONE || ps == KG_NONE)
-            return corrupt(s->path, (size_t)(p - r.p),
-                           "pair set refused (invalid, or out of memory)", err);
-        if (kg_relation_add_sets(g, es, s->atom_cache[k], eo, qs, ps, NULL,
-                                 &e) < 0)
-            return e.code == KG_ENOMEM
-                       ? kg_error_set(err, KG_ENOMEM, "out of memory")
-                       : corrupt(s->path, (size_t)(p - r.p), e.message, err);
-    }
+    /* In a bulk scope a hub's relations are sorted into its adjacency once
+     * at the end, not one by one (kg_graph_bulk_begin). */
+    kg_graph_bulk_begin(g);
+    int rc = sload_relations(s, g, r.p + r.pos, n, r.p, err);
+    kg_graph_bulk_end(g);
+    if (rc)
+        return rc;
     info->relations = n;
     return 0;
 }

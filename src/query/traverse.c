@@ -502,12 +502,16 @@ int kg_query_subgraph(const kg_graph *g, const kg_subgraph_query *q,
             kg_eid u = i < ns ? seeds[i] : reached.items[i - ns].entity;
             rc = copy_entity(res->graph, g, u, pass == 1, &ne[i], err);
         }
+    /* A subgraph around a hub gives one entity many relations: a bulk
+     * scope sorts its adjacency once (kg_graph_bulk_begin). */
+    kg_graph_bulk_begin(res->graph);
     for (size_t i = 0; i < nr && !rc; i++) {
         kg_rid r = rels[i];
         uint32_t si = kg_q_map_get(&seen, kg_relation_subject(g, r));
         uint32_t oi = kg_q_map_get(&seen, kg_relation_object(g, r));
         rc = copy_relation(res->graph, g, r, ne[si], ne[oi], err);
     }
+    kg_graph_bulk_end(res->graph);
     free(ne);
 done:
     free(seeds);
