@@ -153,9 +153,12 @@ typedef struct kg_proto_limits {
     size_t max_bytes;   /* larger buffers fail with KG_ELIMIT, unread */
     unsigned max_depth; /* nesting: a scalar has depth 0, [] depth 1 */
     size_t max_items;   /* per array or map */
+    bool utf8;          /* every str and map key must be valid UTF-8
+                           (kg_proto_utf8_valid), else KG_EINVAL */
 } kg_proto_limits;
 
-/* Defaults: KG_PROTO_MAX_BYTES, KG_PROTO_MAX_DEPTH, KG_PROTO_MAX_ITEMS. */
+/* Defaults: KG_PROTO_MAX_BYTES, KG_PROTO_MAX_DEPTH, KG_PROTO_MAX_ITEMS,
+ * utf8 false. */
 void kg_proto_limits_init(kg_proto_limits *lim);
 
 /* Decode exactly one msgpack object from buf[0..len) (trailing bytes are

@@ -24,6 +24,7 @@ void kg_proto_limits_init(kg_proto_limits *lim)
     lim->max_bytes = KG_PROTO_MAX_BYTES;
     lim->max_depth = KG_PROTO_MAX_DEPTH;
     lim->max_items = KG_PROTO_MAX_ITEMS;
+    lim->utf8 = false;
 }
 
 /* One object header, and for scalars, strings and binaries its content. */
@@ -192,6 +193,16 @@ typedef struct scan {
     kg_error *err;
 } scan;
 
+/* A str's bytes, when the limits ask for UTF-8 (checked here, while the
+ * bytes are at hand, rather than in a walk over the built tree). */
+static int check_utf8(const scan *s, const head *h, size_t off)
+{
+    if (!s->lim->utf8 || kg_proto_utf8_valid((const char *)h->data, h->len))
+        return 0;
+    return kg_error_set(s->err, KG_EINVAL, "offset %zu: a string is not valid "
+                        "UTF-8", off);
+}
+
 /* Pass 1: validate one object and count what it needs. */
 static int scan_value(scan *s, unsigned depth)
 {
@@ -202,7 +213,7 @@ static int scan_value(scan *s, unsigned depth)
         return rc;
     if (h.type == KG_VAL_STR || h.type == KG_VAL_BIN) {
         s->n_bytes += h.len + 1;
-        return 0;
+        return h.type == KG_VAL_STR ? check_utf8(s, &h, off) : 0;
     }
     if (h.type != KG_VAL_ARRAY && h.type != KG_VAL_MAP)
         return 0;
@@ -240,7 +251,7 @@ static int scan_value(scan *s, unsigned depth)
                                 "offset %zu: map key is %s, not str", koff,
                                 kg_value_type_name(k.type));
         s->n_bytes += k.len + 1;
-        if ((rc = scan_value(s, depth + 1)))
+        if ((rc = check_utf8(s, &k, koff)) || (rc = scan_value(s, depth + 1)))
             return rc;
     }
     return 0;

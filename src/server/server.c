@@ -273,9 +273,9 @@ static bool prepare(kg_server *s, kg_slot *slot)
                                 &slot->req, &err);
     if (rc) {
         s->requests_bad++;
-        kg_server_write_error(w, NULL, rc == KG_ELIMIT || rc == KG_ENOMEM ? rc
-                                                                          : KG_EPARSE,
-                              err.message);
+        /* KG_EINVAL: a string that is not UTF-8 (s->lim.utf8) */
+        bool own_code = rc == KG_ELIMIT || rc == KG_ENOMEM || rc == KG_EINVAL;
+        kg_server_write_error(w, NULL, own_code ? rc : KG_EPARSE, err.message);
         return false;
     }
     if (slot->req->type != KG_VAL_MAP) {
@@ -284,12 +284,6 @@ static bool prepare(kg_server *s, kg_slot *slot)
                  kg_value_type_name(slot->req->type));
         s->requests_bad++;
         kg_server_write_error(w, NULL, KG_EPARSE, msg);
-        return false;
-    }
-    if (!kg_value_utf8_valid(slot->req)) {
-        s->requests_bad++;
-        kg_server_write_error(w, NULL, KG_EINVAL,
-                              "a string in the request is not valid UTF-8");
         return false;
     }
     return true;
@@ -723,6 +717,7 @@ int kg_server_run(const kg_server_config *cfg)
     s.started_ns = kg_query_clock_ns();
     kg_proto_limits_init(&s.lim);
     s.lim.max_bytes = cfg->max_request_bytes;
+    s.lim.utf8 = true; /* every client must be able to decode what we echo */
     int status = 1;
     kg_reload_job *job = NULL;
 

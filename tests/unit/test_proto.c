@@ -784,6 +784,54 @@ static void test_utf8(void **state)
     kg_value_destroy(&b);
 }
 
+/* With limits.utf8 the decoder refuses, as KG_EINVAL at the string's
+ * offset, a str value or a map key that is not UTF-8, at any depth; bin
+ * is not text; without the flag the same bytes decode. */
+static void test_decode_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t len;
+        bool ok;
+        size_t offset; /* of the bad string */
+    } cases[] = {
+        {"\x81\xa2op\xa4ping", 9, true, 0},              /* {"op": "ping"} */
+        {"\x81\xa2op\xa2\xc3\xa9", 7, true, 0},          /* "é" */
+        {"\x81\xa2op\xa2\xc3\x28", 7, false, 4},         /* bad value */
+        {"\x81\xa1\xff\xc0", 4, false, 1},               /* bad key */
+        {"\x91\x91\x92\xa1" "a\xa1\x80", 7, false, 5}, /* [[["a", bad]]] */
+        {"\x81\xa1k\xc4\x01\xff", 6, true, 0},           /* bin: not text */
+    };
+    kg_proto_limits lim;
+    kg_proto_limits_init(&lim);
+    assert_false(lim.utf8);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kg_value *v = NULL;
+        kg_error err;
+        kg_error_clear(&err);
+        lim.utf8 = false;
+        assert_int_equal(kg_proto_decode(cases[i].bytes, cases[i].len, &lim, &v,
+                                         &err), 0);
+        kg_value_destroy(&v);
+        lim.utf8 = true;
+        int rc = kg_proto_decode(cases[i].bytes, cases[i].len, &lim, &v, &err);
+        if (cases[i].ok) {
+            if (rc != 0)
+                fail_msg("case %zu: %s", i, err.message);
+            assert_true(kg_value_utf8_valid(v));
+            kg_value_destroy(&v);
+            continue;
+        }
+        assert_int_equal(rc, KG_EINVAL);
+        assert_null(v);
+        char want[64];
+        snprintf(want, sizeof want, "offset %zu: a string is not valid UTF-8",
+                 cases[i].offset);
+        assert_string_equal(err.message, want);
+    }
+}
+
 /* kg_writer's own fast paths for small items produce exactly the bytes
  * msgpack-c's packer does, at every size around the format boundaries
  * and across the buffer's growth (the first write of an empty writer and
@@ -847,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_change_feed),
         cmocka_unit_test(test_builders),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_decode_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
