@@ -189,6 +189,73 @@ def test_random_bytes(kgd, bystanders):
         d.close()
 
 
+# Every op and argument name of docs/protocol.md, plus near misses, for
+# well-formed requests with the wrong shape. The writes (add, remove,
+# extract with commit) are left out: a random one could succeed and change
+# what the bystanders check.
+OPS = ["ping", "stats", "entity", "entities", "relations", "neighbors", "path", "match",
+       "subgraph", "export", "snapshot", "pong", "", "NEIGHBORS"]
+ARGS = ["name", "as_of", "limit", "kind", "prefix", "offset", "subject", "relation",
+        "object", "where", "entity", "direction", "relations", "depth", "detail", "from",
+        "to", "max_length", "all", "patterns", "seeds", "format", "entities", "text",
+        "source", "date", "commit", "id", "op", "nam", "namex", "", "depth\u0000"]
+
+
+def random_value(rnd, depth=0):
+    kinds = ["nil", "bool", "int", "neg", "float", "str", "name", "bin", "array", "map"]
+    k = rnd.choice(kinds if depth < 3 else kinds[:8])
+    if k == "nil":
+        return None
+    if k == "bool":
+        return rnd.random() < 0.5
+    if k == "int":
+        return rnd.choice([0, 1, 2, 3, 9, 255, 1 << 31, (1 << 64) - 1])
+    if k == "neg":
+        return rnd.choice([-1, -129, -(1 << 63)])
+    if k == "float":
+        return rnd.choice([0.5, -1e300, float("inf")])
+    if k == "str":
+        return rnd.choice(["", "China", "out", "in", "both", "ids", "full", "dot", "tsv",
+                           "2025-06-01", "2025-13", "?a", "tariffs-on", "x" * 300])
+    if k == "name":
+        return rnd.choice(["China", "France", "cognac", "European Union", "Atlantis"])
+    if k == "bin":
+        return b"\xff\x00"
+    if k == "array":
+        return [random_value(rnd, depth + 1) for _ in range(rnd.randint(0, 4))]
+    return {rnd.choice(ARGS): random_value(rnd, depth + 1) for _ in range(rnd.randint(0, 3))}
+
+
+def test_random_well_formed_requests(kgd, bystanders):
+    """Maps of real and near-miss op and argument names with values of any
+    type, some keys repeated: each gets a reply, a result or an error with
+    a stable code and the request's id when it was a scalar given once."""
+    rnd = random.Random(4321)
+    d = raw_dealer(kgd.endpoint)
+    try:
+        for i in range(600):
+            pairs = [("op", rnd.choice(OPS))] if rnd.random() < 0.9 else []
+            pairs += [(rnd.choice(ARGS), random_value(rnd)) for _ in range(rnd.randint(0, 5))]
+            if rnd.random() < 0.1 and pairs:
+                pairs.append(rnd.choice(pairs))  # a key given twice
+            rnd.shuffle(pairs)
+            pairs.append(("id", i))
+            body = bytes([0x80 | len(pairs)]) if len(pairs) < 16 else b"\xde" + len(pairs).to_bytes(2, "big")
+            for k, v in pairs:
+                body += msgpack.packb(k) + msgpack.packb(v)
+            frames = raw_call(d, body, timeout=20)
+            assert frames is not None, "no reply to %r" % (pairs,)
+            rep = unpack_reply(frames)
+            assert rep["ok"] in (True, False), rep
+            if not rep["ok"]:
+                assert rep["error"]["code"] in ERROR_CODES, (pairs, rep)
+                assert rep["error"]["message"], (pairs, rep)
+            if [k for k, _ in pairs].count("id") == 1:
+                assert rep["id"] == i, (pairs, rep)
+    finally:
+        d.close()
+
+
 def test_garbage_interleaved_with_good_requests_on_one_dealer(kgd):
     """Bad and good bodies pipelined on one socket: each good one answered
     rightly, in order."""
