@@ -58,13 +58,16 @@ static int read_head(cursor *c, head *h, kg_error *err)
 {
     size_t off = (size_t)(c->p - c->base);
     size_t left = (size_t)(c->end - c->p);
+    /* Set before any return, failures included; h->s only for the scalars
+     * that have one. */
+    h->type = KG_VAL_NIL;
+    h->len = 0;
+    h->data = NULL;
     if (left < 1)
         return kg_error_set(err, KG_EPARSE, "offset %zu: truncated message",
                             off);
     unsigned b = *c->p;
     unsigned n = 0; /* bytes of the length/value field after the type */
-    h->len = 0;      /* h->s is set only for the scalars that have one */
-    h->data = NULL;
 
     if (b <= 0x7f) {
         h->type = KG_VAL_INT;
