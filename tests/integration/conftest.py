@@ -12,6 +12,12 @@ Fixtures:
     kgd            one kgd on the default graph for a whole test module
                    (read-only tests: do not write through it)
     kgd_fresh      a kgd of its own for one test (writes allowed)
+
+KgdProcess is also for tests that start kgd themselves: one that must
+refuse to start (wait=False, then wait_exit()), one killed on purpose
+(stop(signal.SIGKILL)), one on other endpoints (bind=..., publish=...).
+Besides the Python client (client()), it talks raw msgpack over a REQ
+socket (call(), ok()) and gives the change feed (subscribe()).
 """
 import os
 import re
@@ -21,7 +27,9 @@ import sys
 import threading
 import time
 
+import msgpack
 import pytest
+import zmq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.abspath(os.environ.get("KG_SOURCE_DIR", os.path.join(HERE, "..", "..")))
@@ -41,12 +49,22 @@ import kgd as kgd_client  # noqa: E402
 
 class KgdProcess:
     """A running kgd. ``endpoint`` (requests) and ``feed`` (changes) are
-    read from its log; ``log()`` is everything it wrote to stderr."""
+    read from its log; ``log()`` is everything it wrote to stderr.
+
+    graphs: the graph files (None: the default graph; () none, for kgd's
+    own default or graphs named in args). config: a dict written to a file
+    in workdir. bind, publish: the endpoints asked for on the command line
+    (None: not given). wait: wait until it is ready (see ready())."""
 
     def __init__(self, workdir, graphs=None, data=None, config=None, args=(),
-                 start_timeout=60, preexec_fn=None, env=None):
+                 start_timeout=60, preexec_fn=None, env=None,
+                 bind="tcp://127.0.0.1:*", publish="tcp://127.0.0.1:*", wait=True):
         self.workdir = workdir
-        cmd = [KGD, "--bind", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*"]
+        cmd = [KGD]
+        if bind:
+            cmd += ["--bind", bind]
+        if publish:
+            cmd += ["--publish", publish]
         if config:
             path = os.path.join(workdir, "kgd-%d.conf" % id(self))
             with open(path, "w") as f:
@@ -69,9 +87,17 @@ class KgdProcess:
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.endpoint = self.wait_log(r"listening on (\S+)", start_timeout).group(1)
-        self.feed = self.wait_log(r"publishing on (\S+)", start_timeout).group(1)
-        self._wait_ping(start_timeout)
+        self.endpoint = self.feed = None
+        self._ctx = None
+        if wait:
+            self.ready(start_timeout)
+
+    def ready(self, timeout=60):
+        """Wait until kgd has logged both endpoints and answers ping."""
+        self.endpoint = self.wait_log(r"listening on (\S+)", timeout).group(1)
+        self.feed = self.wait_log(r"publishing on (\S+)", timeout).group(1)
+        self._wait_ping(timeout)
+        return self
 
     def _read(self):
         for line in self.proc.stderr:
@@ -82,10 +108,11 @@ class KgdProcess:
             self.lines.append(None)
             self.cond.notify_all()
 
-    def wait_log(self, pattern, timeout=20):
+    def wait_log(self, pattern, timeout=20, start=0):
+        """The first match of pattern in the log from line start on."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
-        i = 0
+        i = start
         with self.cond:
             while True:
                 while i < len(self.lines):
@@ -122,21 +149,75 @@ class KgdProcess:
     def client(self, timeout=10.0):
         return kgd_client.Client(self.endpoint, timeout=timeout)
 
+    @property
+    def ctx(self):
+        """A ZeroMQ context for raw sockets to this kgd (destroyed when it
+        has exited)."""
+        if self._ctx is None:
+            self._ctx = zmq.Context()
+        return self._ctx
+
+    def req(self, timeout=20.0):
+        """A REQ socket connected to the request endpoint."""
+        s = self.ctx.socket(zmq.REQ)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
+        s.connect(self.endpoint)
+        return s
+
+    def call(self, sock=None, **request):
+        """Send request as msgpack on sock (None: a REQ socket of its own)
+        and return the decoded reply."""
+        own = sock is None
+        if own:
+            sock = self.req()
+        try:
+            sock.send(msgpack.packb(request))
+            return msgpack.unpackb(sock.recv(), raw=False)
+        finally:
+            if own:
+                sock.close()
+
+    def ok(self, **request):
+        """The result of a request that must succeed."""
+        rep = self.call(**request)
+        assert rep["ok"], rep
+        return rep["result"]
+
+    def subscribe(self, *topics, timeout=10.0):
+        """A SUB socket on the change feed for topics, once the
+        subscription has had time to reach kgd."""
+        sub = self.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
+        sub.connect(self.feed)
+        for t in topics:
+            sub.setsockopt(zmq.SUBSCRIBE, t)
+        time.sleep(0.3)
+        return sub
+
     def alive(self):
         return self.proc.poll() is None
 
-    def stop(self, timeout=30):
-        """SIGTERM and wait; returns the exit status."""
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Send sig (if kgd still runs) and wait; returns the exit status."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
+        return self.wait_exit(timeout, "of %s" % signal.Signals(sig).name)
+
+    def wait_exit(self, timeout=30, after="by itself"):
+        """Wait for kgd to exit; returns the exit status."""
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError("kgd did not stop within %ss of SIGTERM:\n%s"
-                                 % (timeout, self.log()))
-        self.reader.join(5)
+            raise AssertionError("kgd did not exit within %ss %s:\n%s"
+                                 % (timeout, after, self.log()))
+        finally:
+            self.reader.join(5)
+            if self._ctx is not None:
+                self._ctx.destroy(linger=0)
+                self._ctx = None
         return rc
 
 

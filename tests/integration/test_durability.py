@@ -25,8 +25,8 @@ import msgpack
 import pytest
 import zmq
 
-BUILD = os.environ.get("KG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
-KGD = os.path.join(BUILD, "src", "server", "kgd")
+from conftest import KG, KgdProcess
+
 HUBS = ["hub0", "hub1", "hub2"]
 RUNNING = []  # every Daemon started, so that a failed test leaves none behind
 
@@ -41,96 +41,15 @@ def no_daemon_left():
             d.proc.wait()
 
 
-class Daemon:
-    """kgd on a data directory, its log read in the background."""
+class Daemon(KgdProcess):
+    """kgd on a data directory (and its default graph), started without
+    waiting: ready() waits for it, wait_exit() for one that must refuse to
+    start. config: a dict, written next to the data directory."""
 
     def __init__(self, data, *extra, config=None):
-        cmd = [KGD, "--bind", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
-               "--data", data]
-        if config:
-            cmd += ["--config", config]
-        cmd += list(extra)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+        super().__init__(os.path.dirname(data), graphs=(), data=data, args=extra,
+                         config=config, wait=False)
         RUNNING.append(self)
-        self.lines = []
-        self.cond = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.ctx = zmq.Context()
-        self.endpoint = None
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.lines.append(None)
-            self.cond.notify_all()
-
-    def wait_log(self, pattern, timeout=30):
-        rx = re.compile(pattern)
-        deadline = time.time() + timeout
-        i = 0
-        with self.cond:
-            while True:
-                while i < len(self.lines):
-                    if self.lines[i] is None:
-                        return None
-                    m = rx.search(self.lines[i])
-                    if m:
-                        return m
-                    i += 1
-                left = deadline - time.time()
-                if left <= 0:
-                    raise AssertionError("no %r in kgd's log:\n%s" % (pattern, self.log()))
-                self.cond.wait(left)
-
-    def ready(self):
-        m = self.wait_log(r"listening on (\S+)")
-        assert m, "kgd exited before listening:\n" + self.log()
-        self.endpoint = m.group(1)
-        return self
-
-    def log(self):
-        with self.cond:
-            return "\n".join(l for l in self.lines if l is not None)
-
-    def call(self, **request):
-        s = self.ctx.socket(zmq.REQ)
-        s.setsockopt(zmq.LINGER, 0)
-        s.setsockopt(zmq.RCVTIMEO, 20000)
-        s.connect(self.endpoint)
-        try:
-            s.send(msgpack.packb(request))
-            return msgpack.unpackb(s.recv(), raw=False)
-        finally:
-            s.close()
-
-    def ok(self, **request):
-        rep = self.call(**request)
-        assert rep["ok"], rep
-        return rep["result"]
-
-    def wait_exit(self, timeout=30):
-        try:
-            rc = self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.reader.join(5)
-            self.ctx.destroy(linger=0)
-        return rc
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        return self.wait_exit()
-
-    def term(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.wait_exit()
 
 
 def add_request(eid, rid):
@@ -139,6 +58,12 @@ def add_request(eid, rid):
             "relations": [{"subject": eid, "relation": "rel", "object": h,
                            "qualifiers": {"batch": eid}, "source": "crash-test"}
                           for h in HUBS]}
+
+
+def add_numbered(d, prefix, ids):
+    """Add entities <prefix>-<i> (three relations each) for i in ids, one
+    request each; their results."""
+    return [d.ok(**add_request("%s-%d" % (prefix, i), i)) for i in ids]
 
 
 def client_state(d):
@@ -265,10 +190,9 @@ def test_sigkill_at_random_moments(tmp_path):
     rounds = 21
     writers = []
     for rnd in range(rounds):
-        conf = tmp_path / "kgd.conf"
-        conf.write_text("fsync = %s\nsnapshot_journal_bytes = %s\n"
-                        % (policies[rnd % 3], "16K" if rnd % 2 else "0"))
-        d = Daemon(data, config=str(conf)).ready()
+        conf = {"fsync": policies[rnd % 3],
+                "snapshot_journal_bytes": "16K" if rnd % 2 else "0"}
+        d = Daemon(data, config=conf).ready()
         check_state(client_state(d), writers)  # the previous round's
         stop = threading.Event()
         writers = [Writer(d.endpoint, "%d" % i, owned[i], i < 2,
@@ -279,7 +203,7 @@ def test_sigkill_at_random_moments(tmp_path):
             time.sleep(0.2)
             d.ok(op="snapshot")
         time.sleep(rng.uniform(0.2, 1.2))
-        d.kill()
+        d.stop(signal.SIGKILL)
         stop.set()
         for w in writers:
             w.join(10)
@@ -288,7 +212,7 @@ def test_sigkill_at_random_moments(tmp_path):
         total_inflight += sum(len(w.uncertain) for w in writers)
     d = Daemon(data).ready()
     check_state(client_state(d), writers)
-    assert d.term() == 0
+    assert d.stop() == 0
     # enough happened for the test to mean something: many writes, and
     # kills that caught writes in flight
     print("acknowledged %d, in flight at a kill %d" % (total_acks, total_inflight))
@@ -300,35 +224,30 @@ def test_sigkill_at_random_moments(tmp_path):
 
 def test_sigterm_flushes_and_exits_zero(tmp_path):
     data = str(tmp_path / "data")
-    conf = tmp_path / "kgd.conf"
-    conf.write_text("fsync = none\n")  # SIGTERM must still flush
-    d = Daemon(data, config=str(conf)).ready()
-    for i in range(50):
-        r = d.ok(**add_request("k-term-%d" % i, i))
+    d = Daemon(data, config={"fsync": "none"}).ready()  # SIGTERM must still flush
+    for r in add_numbered(d, "k-term", range(50)):
         assert r["relations_added"] == 3
     seq = d.ok(op="stats")["journal"]["seq"]
-    assert d.term() == 0
+    assert d.stop() == 0
     assert re.search(r"stopped", d.log())
     d = Daemon(data).ready()
     state = client_state(d)
     assert all(state.get("k-term-%d" % i) == FULL for i in range(50))
     assert d.ok(op="stats")["journal"]["seq"] == seq
-    assert d.term() == 0
+    assert d.stop() == 0
 
 
 def test_snapshot_op_and_restart(tmp_path):
     data = str(tmp_path / "data")
     d = Daemon(data).ready()
-    for i in range(20):
-        d.ok(**add_request("k-s-%d" % i, i))
+    add_numbered(d, "k-s", range(20))
     d.ok(op="remove", entities=["k-s-3"])
     snap = d.ok(op="snapshot")
     assert snap["seq"] == 21
     assert os.path.basename(snap["path"]) == "snapshot-0000000000000015.kgs"
     assert os.path.getsize(snap["path"]) == snap["bytes"]
-    for i in range(20, 25):
-        d.ok(**add_request("k-s-%d" % i, i))
-    assert d.term() == 0
+    add_numbered(d, "k-s", range(20, 25))
+    assert d.stop() == 0
     names = sorted(os.listdir(data))
     assert "journal-0000000000000015.kgj" in names
     assert "journal-0000000000000000.kgj" not in names
@@ -336,16 +255,21 @@ def test_snapshot_op_and_restart(tmp_path):
     state = client_state(d)
     assert "k-s-3" not in state
     assert all(state["k-s-%d" % i] == FULL for i in range(25) if i != 3)
-    assert d.term() == 0
+    assert d.stop() == 0
+
+
+def written_journal(tmp_path, prefix, n):
+    """A data directory in which a kgd added entities <prefix>-0..n-1 and
+    stopped cleanly: (its path, the path of its journal)."""
+    data = str(tmp_path / "data")
+    d = Daemon(data).ready()
+    add_numbered(d, prefix, range(n))
+    assert d.stop() == 0
+    return data, os.path.join(data, "journal-0000000000000000.kgj")
 
 
 def test_corrupt_journal_refused_then_repaired(tmp_path):
-    data = str(tmp_path / "data")
-    d = Daemon(data).ready()
-    for i in range(10):
-        d.ok(**add_request("k-c-%d" % i, i))
-    assert d.term() == 0
-    jp = os.path.join(data, "journal-0000000000000000.kgj")
+    data, jp = written_journal(tmp_path, "k-c", 10)
     raw = bytearray(open(jp, "rb").read())
     mid = len(raw) // 2
     raw[mid] ^= 0xFF
@@ -361,17 +285,12 @@ def test_corrupt_journal_refused_then_repaired(tmp_path):
     kept = [i for i in range(10) if state.get("k-c-%d" % i) == FULL]
     assert kept == list(range(len(kept))) and 0 < len(kept) < 10
     assert all(s == FULL for s in state.values())  # nothing half-applied
-    assert d.term() == 0
+    assert d.stop() == 0
     assert any(n.startswith("journal.corrupt-") for n in os.listdir(data))
 
 
 def test_torn_tail_is_cut_with_a_warning(tmp_path):
-    data = str(tmp_path / "data")
-    d = Daemon(data).ready()
-    for i in range(5):
-        d.ok(**add_request("k-t-%d" % i, i))
-    assert d.term() == 0
-    jp = os.path.join(data, "journal-0000000000000000.kgj")
+    data, jp = written_journal(tmp_path, "k-t", 5)
     size = os.path.getsize(jp)
     with open(jp, "r+b") as f:
         f.truncate(size - 7)
@@ -379,7 +298,7 @@ def test_torn_tail_is_cut_with_a_warning(tmp_path):
     assert re.search(r"journal-0000000000000000\.kgj: offset \d+: torn", d.log())
     state = client_state(d)
     assert [k for k in sorted(state)] == ["k-t-%d" % i for i in range(4)]
-    assert d.term() == 0
+    assert d.stop() == 0
 
 
 @pytest.fixture
@@ -425,14 +344,12 @@ def test_full_disk_through_the_daemon(small_tmpfs):
     # space back: writes work again without a restart
     os.unlink(filler)
     d.ok(**add_request("k-f-after", 9999))
-    assert d.term() == 0
+    assert d.stop() == 0
     d = Daemon(data).ready()
     state = client_state(d)
     assert all(state.get(e) == FULL for e in acked + ["k-f-after"])
-    assert d.term() == 0
+    assert d.stop() == 0
 
-
-KG = os.path.join(BUILD, "src", "cli", "kg")
 
 
 def test_backup_and_restore_with_kg_snapshot(tmp_path):
@@ -441,8 +358,7 @@ def test_backup_and_restore_with_kg_snapshot(tmp_path):
     of the offline file into an empty data directory."""
     data = str(tmp_path / "data")
     d = Daemon(data).ready()
-    for i in range(30):
-        d.ok(**add_request("k-b-%d" % i, i))
+    add_numbered(d, "k-b", range(30))
     d.ok(op="remove", entities=["k-b-7"])
     d.ok(op="remove", entities=["Emmanuel Macron"])  # from the base graph
     r = subprocess.run([KG, "-s", d.endpoint, "snapshot"], capture_output=True, text=True)
@@ -457,7 +373,7 @@ def test_backup_and_restore_with_kg_snapshot(tmp_path):
     assert m and m.group(1) == "snapshot-0000000000000021.kgs", r.stdout
     before = client_state(d)
     entities_before = d.ok(op="stats")["entities"]
-    assert d.term() == 0
+    assert d.stop() == 0
 
     restored = tmp_path / "restored"
     restored.mkdir(mode=0o700)
@@ -468,7 +384,7 @@ def test_backup_and_restore_with_kg_snapshot(tmp_path):
     assert d.call(op="entity", name="Emmanuel Macron")["ok"] is False
     seq = d.ok(**add_request("k-b-new", 100))["seq"]
     assert seq == 34  # continues after the restored snapshot
-    assert d.term() == 0
+    assert d.stop() == 0
     # usage errors are usage errors
     r = subprocess.run([KG, "snapshot", "--data", data], capture_output=True, text=True)
     assert r.returncode == 2

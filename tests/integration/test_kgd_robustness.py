@@ -1,6 +1,5 @@
 """Whatever a client sends, kgd answers it or drops it and keeps serving
 everyone else (docs/protocol.md)."""
-import os
 import random
 import struct
 
@@ -8,14 +7,14 @@ import msgpack
 import pytest
 import zmq
 
-from test_kgd_server import Kgd, check_clean_exit, write
+from conftest import KgdProcess
+from test_kgd_server import check_clean_exit
 
 
 @pytest.fixture(scope="module")
 def k(tmp_path_factory):
     d = tmp_path_factory.mktemp("robust")
-    conf = write(os.path.join(d, "kgd.conf"), "max_request_bytes = 4K\n")
-    server = Kgd("--config", conf)
+    server = KgdProcess(str(d), graphs=(), config={"max_request_bytes": "4K"})
     yield server
     check_clean_exit(server, server.stop())
 

@@ -11,129 +11,26 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 
 import msgpack
 import pytest
 import zmq
 
-BUILD = os.environ.get("KG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
-SOURCE = os.environ.get("KG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
-KGD = os.path.join(BUILD, "src", "server", "kgd")
-DEFAULT_GRAPH = os.path.join(SOURCE, "graphs", "macron-xi-beijing.gv")
-
-
-class Kgd:
-    """A running kgd with its log collected in the background."""
-
-    def __init__(self, *args, env=None, wait=True, bind="tcp://127.0.0.1:*",
-                 publish="tcp://127.0.0.1:*"):
-        cmd = [KGD]
-        if bind:
-            cmd += ["--bind", bind]
-        if publish:
-            cmd += ["--publish", publish]
-        cmd += list(args)
-        e = dict(os.environ)
-        if env:
-            e.update(env)
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     env=e, text=True)
-        self.lines = []
-        self.cond = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.endpoint = self.feed = None
-        self.ctx = zmq.Context()
-        if wait:
-            self.endpoint = self.wait_log(r"listening on (\S+)").group(1)
-            self.feed = self.wait_log(r"publishing on (\S+)").group(1)
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.lines.append(None)  # EOF
-            self.cond.notify_all()
-
-    def wait_log(self, pattern, timeout=20, start=0):
-        """The first log line from index start matching pattern."""
-        rx = re.compile(pattern)
-        deadline = time.time() + timeout
-        with self.cond:
-            i = start
-            while True:
-                while i < len(self.lines):
-                    line = self.lines[i]
-                    if line is None:
-                        raise AssertionError("kgd exited before logging %r:\n%s" %
-                                             (pattern, self.log()))
-                    m = rx.search(line)
-                    if m:
-                        return m
-                    i += 1
-                left = deadline - time.time()
-                if left <= 0:
-                    raise AssertionError("no %r in the log:\n%s" % (pattern, self.log()))
-                self.cond.wait(left)
-
-    def log(self):
-        with self.cond:
-            return "\n".join(l for l in self.lines if l is not None)
-
-    def req(self):
-        s = self.ctx.socket(zmq.REQ)
-        s.setsockopt(zmq.LINGER, 0)
-        s.setsockopt(zmq.RCVTIMEO, 10000)
-        s.connect(self.endpoint)
-        return s
-
-    def call(self, sock=None, **request):
-        own = sock is None
-        if own:
-            sock = self.req()
-        try:
-            sock.send(msgpack.packb(request))
-            return msgpack.unpackb(sock.recv(), raw=False)
-        finally:
-            if own:
-                sock.close()
-
-    def ok(self, **request):
-        rep = self.call(**request)
-        assert rep["ok"], rep
-        return rep["result"]
-
-    def stop(self, sig=signal.SIGTERM, timeout=20):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
-        self.reader.join(5)
-        if not self.ctx.closed:
-            self.ctx.destroy(linger=0)
-        return rc
+from conftest import KGD
 
 
 @pytest.fixture
-def kgd():
-    servers = []
-
+def kgd(kgd_factory):
+    """start(*args, **kw): a kgd with these command-line arguments, and no
+    graph files but those args name (kgd's default graph otherwise); kw as
+    KgdProcess takes them (env, bind, publish). Each must exit 0 with no
+    sanitizer report."""
     def start(*args, **kw):
-        k = Kgd(*args, **kw)
-        servers.append(k)
-        return k
+        return kgd_factory.start(graphs=(), args=args, **kw)
 
     yield start
-    for k in servers:
-        rc = k.stop()
-        check_clean_exit(k, rc)
+    for k in kgd_factory.started:
+        check_clean_exit(k, k.stop())
 
 
 def check_clean_exit(k, rc):
@@ -286,12 +183,7 @@ def write_conf(d, text):
 
 def test_add_remove_and_change_feed(kgd):
     k = kgd()
-    sub = k.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVTIMEO, 10000)
-    sub.connect(k.feed)
-    sub.setsockopt(zmq.SUBSCRIBE, b"tariffs-on")
-    sub.setsockopt(zmq.SUBSCRIBE, b"entity")
-    time.sleep(0.3)  # let the subscription reach the publisher
+    sub = k.subscribe(b"tariffs-on", b"entity")
 
     a, b = k.req(), k.req()
     rep = k.call(a, op="add", entities=[{"id": "Canada", "kind": "country", "aliases": ["Canadian"]}],
@@ -577,11 +469,7 @@ def test_automatic_snapshot(kgd, tmp_path):
 
 def test_extract_and_commit(kgd):
     k = kgd()
-    sub = k.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVTIMEO, 10000)
-    sub.connect(k.feed)
-    sub.setsockopt(zmq.SUBSCRIBE, b"meets")
-    time.sleep(0.3)
+    sub = k.subscribe(b"meets")
     text = "Macron met Xi Jinping in Beijing."
     dry = k.ok(op="extract", text=text, source="test", date="2025-12-04")
     assert dry["committed"] is False and dry["seq"] is None

@@ -13,16 +13,13 @@
 
 #include "kg/change.h"
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+#include "test_rng.h"
+
+static tr_rng rng = {0x9E3779B97F4A7C15ULL};
 
 static uint32_t rnd(uint32_t n)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return (uint32_t)(x % n);
+    return tr_below(&rng, n);
 }
 
 /* A growable text buffer for canonical dumps. */
@@ -41,6 +38,15 @@ static void put(text *t, const char *s)
     }
     memcpy(t->p + t->n, s, k + 1);
     t->n += k;
+}
+
+/* " <prefix><key>=<value>" */
+static void put_pair(text *t, const char *prefix, kg_pair p)
+{
+    put(t, prefix);
+    put(t, p.key);
+    put(t, "=");
+    put(t, p.value);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -65,13 +71,8 @@ static char *dump(const kg_graph *g)
             put(&t, " a=");
             put(&t, kg_entity_alias(g, e, i));
         }
-        for (size_t i = 0; i < kg_entity_attr_count(g, e); i++) {
-            kg_pair p = kg_entity_attr(g, e, i);
-            put(&t, " ");
-            put(&t, p.key);
-            put(&t, "=");
-            put(&t, p.value);
-        }
+        for (size_t i = 0; i < kg_entity_attr_count(g, e); i++)
+            put_pair(&t, " ", kg_entity_attr(g, e, i));
         put(&t, "");
         lines[k++] = t.p;
     }
@@ -83,20 +84,10 @@ static char *dump(const kg_graph *g)
         put(&t, kg_relation_kind(g, r));
         put(&t, "-> ");
         put(&t, kg_entity_id(g, kg_relation_object(g, r)));
-        for (size_t i = 0; i < kg_relation_qual_count(g, r); i++) {
-            kg_pair p = kg_relation_qual(g, r, i);
-            put(&t, " q:");
-            put(&t, p.key);
-            put(&t, "=");
-            put(&t, p.value);
-        }
-        for (size_t i = 0; i < kg_relation_prov_count(g, r); i++) {
-            kg_pair p = kg_relation_prov(g, r, i);
-            put(&t, " p:");
-            put(&t, p.key);
-            put(&t, "=");
-            put(&t, p.value);
-        }
+        for (size_t i = 0; i < kg_relation_qual_count(g, r); i++)
+            put_pair(&t, " q:", kg_relation_qual(g, r, i));
+        for (size_t i = 0; i < kg_relation_prov_count(g, r); i++)
+            put_pair(&t, " p:", kg_relation_prov(g, r, i));
         lines[k++] = t.p;
     }
     assert_int_equal(k, n);

@@ -99,6 +99,34 @@ static void w_rel(kg_writer *w, const char *s, const char *r, const char *o,
     kg_proto_write_relation_spec(w, &spec);
 }
 
+/* "entities": [China], "relations": [China -tariffs-on-> cognac, with
+ * qualifier qk=qv when qk]: the graph in subgraph and extract replies. */
+static void w_china_graph(kg_writer *w, const char *qk, const char *qv)
+{
+    kg_write_str(w, "entities");
+    kg_write_array(w, 1);
+    kg_entity_spec e = {.id = "China", .kind = "country"};
+    kg_proto_write_entity_spec(w, &e);
+    kg_write_str(w, "relations");
+    kg_write_array(w, 1);
+    w_rel(w, "China", "tariffs-on", "cognac", qk, qv);
+}
+
+/* One item of a neighbors reply: a country reached at depth from `from`
+ * through s -r-> o. */
+static void w_neighbor(kg_writer *w, const char *entity, int64_t depth,
+                       const char *from, const char *s, const char *r,
+                       const char *o)
+{
+    kg_write_map(w, 5);
+    w_kv_str(w, "entity", entity);
+    w_kv_str(w, "kind", "country");
+    w_kv_int(w, "depth", depth);
+    w_kv_str(w, "from", from);
+    kg_write_str(w, "via");
+    w_rel(w, s, r, o, NULL, NULL);
+}
+
 /* A reply kept back (fake.hold): its envelope and body. */
 typedef struct held {
     zmq_msg_t env[7];
@@ -321,20 +349,8 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
         kg_write_str(w, "neighbors");
         kg_write_array(w, 2);
         /* depth 1 backwards (cognac <- China), depth 2 forwards */
-        kg_write_map(w, 5);
-        w_kv_str(w, "entity", "China");
-        w_kv_str(w, "kind", "country");
-        w_kv_int(w, "depth", 1);
-        w_kv_str(w, "from", "cognac");
-        kg_write_str(w, "via");
-        w_rel(w, "China", "tariffs-on", "cognac", NULL, NULL);
-        kg_write_map(w, 5);
-        w_kv_str(w, "entity", "Russia");
-        w_kv_str(w, "kind", "country");
-        w_kv_int(w, "depth", 2);
-        w_kv_str(w, "from", "China");
-        kg_write_str(w, "via");
-        w_rel(w, "China", "supplies", "Russia", NULL, NULL);
+        w_neighbor(w, "China", 1, "cognac", "China", "tariffs-on", "cognac");
+        w_neighbor(w, "Russia", 2, "China", "China", "supplies", "Russia");
         w_kv_bool(w, "truncated", false);
     } else if (strcmp(op, "path") == 0) {
         w_ok(w, id, 3);
@@ -409,13 +425,7 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
             w_kv_str(w, "text", "digraph kg {}\n");
         } else {
             w_ok(w, id, 3);
-            kg_write_str(w, "entities");
-            kg_write_array(w, 1);
-            kg_entity_spec e = {.id = "China", .kind = "country"};
-            kg_proto_write_entity_spec(w, &e);
-            kg_write_str(w, "relations");
-            kg_write_array(w, 1);
-            w_rel(w, "China", "tariffs-on", "cognac", NULL, NULL);
+            w_china_graph(w, NULL, NULL);
             w_kv_bool(w, "truncated", false);
         }
     } else if (strcmp(op, "stats") == 0) {
@@ -442,13 +452,7 @@ static int h_typed(fake *f, const kg_value *req, int64_t id, kg_writer *w)
         w_kv_int(w, "seq", 42);
     } else if (strcmp(op, "extract") == 0) {
         w_ok(w, id, 4);
-        kg_write_str(w, "entities");
-        kg_write_array(w, 1);
-        kg_entity_spec e = {.id = "China", .kind = "country"};
-        kg_proto_write_entity_spec(w, &e);
-        kg_write_str(w, "relations");
-        kg_write_array(w, 1);
-        w_rel(w, "China", "tariffs-on", "cognac", "origin", "France");
+        w_china_graph(w, "origin", "France");
         w_kv_bool(w, "committed", true);
         w_kv_int(w, "seq", 9);
     } else if (strcmp(op, "snapshot") == 0) {

@@ -14,16 +14,13 @@
 #include "kg/change.h"
 #include "kg/graph.h"
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+#include "test_rng.h"
+
+static tr_rng rng = {0x9E3779B97F4A7C15ULL};
 
 static uint32_t rnd(uint32_t n)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return (uint32_t)(x % n);
+    return tr_below(&rng, n);
 }
 
 /* What the graph should hold, kept apart from the graph's own tables. */
@@ -104,6 +101,15 @@ static void model_remove(model *m, kg_rid r)
 {
     for (size_t i = 0; i < m->n; i++) {
         if (m->f[i].alive && m->f[i].r == r)
+            m->f[i].alive = 0;
+    }
+}
+
+/* An entity removed: every relation with e at either end goes too. */
+static void model_remove_entity(model *m, kg_eid e)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->f[i].s == e || m->f[i].o == e)
             m->f[i].alive = 0;
     }
 }
@@ -203,16 +209,29 @@ static void test_scope_matches_inserts(void **state)
     check_entity(gs[0], &m, hub2, kinds, KINDS);
     assert_int_equal(kg_graph_memory(gs[0]), kg_graph_memory(gs[1]));
     assert_int_equal(kg_entity_remove(gs[0], hub, NULL), 0);
-    for (size_t i = 0; i < m.n; i++) {
-        if (m.f[i].s == hub || m.f[i].o == hub)
-            m.f[i].alive = 0;
-    }
+    model_remove_entity(&m, hub);
     check_entity(gs[0], &m, hub2, kinds, KINDS);
     for (int i = 0; i < LEAVES; i++)
         check_entity(gs[0], &m, leaf[i], kinds, KINDS);
     free(m.f);
     kg_graph_destroy(&gs[0]);
     kg_graph_destroy(&gs[1]);
+}
+
+/* The relation kinds of test_apply_batch's hub, interleaved by index. */
+static const char *const kn[3] = {"works-for", "meets", "owns"};
+
+/* Relation i of test_apply_batch's hub: every third one goes out of the
+ * hub to leaf p<i> (written to leaf), the others come in from it. hs and
+ * ho spell the hub as subject and as object (names fold case). */
+static kg_relation_spec hub_relation(int i, const char *hs, const char *ho,
+                                     char leaf[16])
+{
+    snprintf(leaf, 16, "p%d", i);
+    bool out = i % 3 == 1;
+    return (kg_relation_spec){.subject = out ? hs : leaf,
+                              .relation = kn[i % 3],
+                              .object = out ? leaf : ho};
 }
 
 /* A batch that builds a hub (interleaved kinds, hub as subject and as
@@ -226,17 +245,12 @@ static void test_apply_batch(void **state)
     assert_non_null(g);
     assert_non_null(b);
     kg_atom_intern(g, "none", 4);
-    const char *kn[3] = {"works-for", "meets", "owns"};
     enum { N = 3000 };
     kg_entity_spec hs = {.id = "Hub", .kind = "org"};
     assert_int_equal(kg_batch_add_entity(b, &hs, 1), 0);
     for (int i = 0; i < N; i++) {
         char leaf[16];
-        snprintf(leaf, sizeof leaf, "p%d", i);
-        bool out = i % 3 == 1;
-        kg_relation_spec r = {.subject = out ? "hub" : leaf,
-                              .relation = kn[i % 3],
-                              .object = out ? leaf : "HUB"};
+        kg_relation_spec r = hub_relation(i, "hub", "HUB", leaf);
         assert_int_equal(kg_batch_add_relation(b, &r, (unsigned)i + 2), 0);
         if (i == N / 2) {
             /* These need sorted adjacency in the middle of the scope: the
@@ -259,11 +273,7 @@ static void test_apply_batch(void **state)
     model m = {0};
     for (int i = 0; i < N; i++) {
         char leaf[16];
-        snprintf(leaf, sizeof leaf, "p%d", i);
-        bool out = i % 3 == 1;
-        kg_relation_spec r = {.subject = out ? "Hub" : leaf,
-                              .relation = kn[i % 3],
-                              .object = out ? leaf : "Hub"};
+        kg_relation_spec r = hub_relation(i, "Hub", "Hub", leaf);
         kg_rid rid = kg_relation_find(g, &r);
         if (i == 1 || i == 3) {
             assert_int_equal(rid, KG_NONE);
@@ -271,6 +281,7 @@ static void test_apply_batch(void **state)
         }
         assert_int_not_equal(rid, KG_NONE);
         kg_eid e = kg_entity_find(g, leaf);
+        bool out = i % 3 == 1;
         model_add(&m, out ? hub : e, kinds[i % 3], out ? e : hub, rid);
     }
     assert_int_equal(kg_relation_count(g), m.n);
@@ -281,11 +292,7 @@ static void test_apply_batch(void **state)
     kg_batch_clear(b);
     for (int i = 8; i < N; i += 7) {
         char leaf[16];
-        snprintf(leaf, sizeof leaf, "p%d", i);
-        bool out = i % 3 == 1;
-        kg_relation_spec r = {.subject = out ? "Hub" : leaf,
-                              .relation = kn[i % 3],
-                              .object = out ? leaf : "Hub"};
+        kg_relation_spec r = hub_relation(i, "Hub", "Hub", leaf);
         model_remove(&m, kg_relation_find(g, &r));
         assert_int_equal(kg_batch_remove_relation(b, &r, 0), 0);
     }
@@ -372,10 +379,7 @@ static void test_nested_scopes(void **state)
                                              NULL, NULL), 1);
     }
     assert_int_equal(kg_entity_remove(g, ec, NULL), 0);
-    for (size_t i = 0; i < m.n; i++) {
-        if (m.f[i].s == ec || m.f[i].o == ec)
-            m.f[i].alive = 0;
-    }
+    model_remove_entity(&m, ec);
     kg_graph_bulk_end(g);
     check_entity(g, &m, ea, kinds, 2);
     check_entity(g, &m, kg_entity_find(g, "n1"), kinds, 2);

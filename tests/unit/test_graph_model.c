@@ -13,16 +13,13 @@
 
 #include "kg/graph.h"
 
-static uint64_t rng_state = 88172645463325252ULL;
+#include "test_rng.h"
+
+static tr_rng rng = {88172645463325252ULL};
 
 static uint32_t rnd(uint32_t n)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return (uint32_t)(x % n);
+    return tr_below(&rng, n);
 }
 
 /* Every relation of e in direction dir (and kind, 0 = any), by brute
@@ -168,6 +165,25 @@ static void name_of(int i, char *buf, size_t n, bool shout)
     snprintf(buf, n, shout ? "NAME-%d" : "name-%d", i);
 }
 
+/* A model relation as the store is asked for it: its ends spelled in
+ * lower or upper case, its qualifier if it has one. */
+typedef struct mspec {
+    char sn[32], on[32], qv[8];
+    kg_pair q;
+    kg_relation_spec spec;
+} mspec;
+
+static void mspec_of(mspec *x, const mrel *r, bool shout_s, bool shout_o)
+{
+    name_of(r->s, x->sn, sizeof x->sn, shout_s);
+    name_of(r->o, x->on, sizeof x->on, shout_o);
+    snprintf(x->qv, sizeof x->qv, "v%d", r->qual);
+    x->q = (kg_pair){"q", x->qv};
+    x->spec = (kg_relation_spec){.subject = x->sn, .relation = rkind_names[r->kind],
+                                 .object = x->on, .quals = &x->q,
+                                 .n_quals = r->qual ? 1 : 0};
+}
+
 static int mfind(const model *m, int s, int kind, int o, int qual)
 {
     for (int i = 0; i < m->n_rel; i++) {
@@ -214,18 +230,13 @@ static void check_model(const kg_graph *g, const model *m, kg_rid *buf)
         if (!r->alive)
             continue;
         nr++;
-        char sn[32], on[32], qv[8];
-        name_of(r->s, sn, sizeof sn, false);
-        name_of(r->o, on, sizeof on, true);
-        snprintf(qv, sizeof qv, "v%d", r->qual);
-        kg_pair q[] = {{"q", qv}};
-        kg_relation_spec spec = {.subject = sn, .relation = rkind_names[r->kind],
-                                 .object = on, .quals = q, .n_quals = r->qual ? 1 : 0};
-        kg_rid rid = kg_relation_find(g, &spec);
+        mspec x;
+        mspec_of(&x, r, false, true);
+        kg_rid rid = kg_relation_find(g, &x.spec);
         assert_int_not_equal(rid, KG_NONE);
         assert_string_equal(kg_relation_kind(g, rid), rkind_names[r->kind]);
         if (r->qual)
-            assert_string_equal(kg_relation_qual_get(g, rid, "q"), qv);
+            assert_string_equal(kg_relation_qual_get(g, rid, "q"), x.qv);
         else
             assert_int_equal(kg_relation_qual_count(g, rid), 0);
         char pv[8];
@@ -326,14 +337,10 @@ static void test_random_model(void **state)
             mrel *r = &m->rel[k];
             if (!r->alive)
                 continue;
-            name_of(r->s, sn, sizeof sn, rnd(2));
-            name_of(r->o, on, sizeof on, rnd(2));
-            char qv[8];
-            snprintf(qv, sizeof qv, "v%d", r->qual);
-            kg_pair q[] = {{"q", qv}};
-            kg_relation_spec spec = {.subject = sn, .relation = rkind_names[r->kind],
-                                     .object = on, .quals = q, .n_quals = r->qual ? 1 : 0};
-            kg_rid rid = kg_relation_find(g, &spec);
+            bool shout_s = rnd(2); /* the subject's case is drawn first */
+            mspec x;
+            mspec_of(&x, r, shout_s, rnd(2));
+            kg_rid rid = kg_relation_find(g, &x.spec);
             assert_int_not_equal(rid, KG_NONE);
             assert_int_equal(kg_relation_remove(g, rid, NULL), 0);
             assert_false(kg_relation_alive(g, rid));

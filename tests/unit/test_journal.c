@@ -24,47 +24,9 @@
 #include "kg/graph.h"
 #include "kg/journal.h"
 
+#include "test_journal_util.h"
+
 /* ---- helpers ------------------------------------------------------------- */
-
-typedef struct warnings {
-    int n;
-    char last[2048];
-    char all[8192];
-} warnings;
-
-static void collect(void *ctx, const char *msg)
-{
-    warnings *w = ctx;
-    w->n++;
-    snprintf(w->last, sizeof w->last, "%s", msg);
-    size_t l = strlen(w->all);
-    snprintf(w->all + l, sizeof w->all - l, "%s\n", msg);
-}
-
-static char *make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/kg-journal-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void rm_rf(const char *dir)
-{
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return;
-    struct dirent *de;
-    char p[4096];
-    while ((de = readdir(dp)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
-    }
-    closedir(dp);
-    rmdir(dir);
-}
 
 static long file_size(const char *p)
 {
@@ -113,6 +75,17 @@ static void write_all(const char *p, const unsigned char *b, size_t n)
     fclose(f);
 }
 
+/* A new scratch directory whose journal-0 holds the n bytes at data; the
+ * journal's path goes to jp. Caller removes it with tj_dir_destroy. */
+static char *dir_with_journal(const unsigned char *data, size_t n, char *jp,
+                              size_t jp_size)
+{
+    char *dir = tj_dir_new("kg-journal");
+    journal_path(dir, 0, jp, jp_size);
+    write_all(jp, data, n);
+    return dir;
+}
+
 /* Batch i: entity E<i> (with an alias and attribute) and relation
  * E<i> -r-> E<i-1> with a qualifier and provenance: two changes that must
  * come back together or not at all. */
@@ -136,27 +109,55 @@ static kg_batch *make_batch(int i)
     return b;
 }
 
-/* Open + load dir into a fresh graph; returns the load's rc. */
-static int open_load(const char *dir, const kg_journal_options *o,
-                     kg_journal **j, kg_graph **g, warnings *w, kg_error *err)
+/* A journal opened on a directory, the graph it was loaded into, and what
+ * the load said. */
+typedef struct opened {
+    kg_journal *j;
+    kg_graph *g;
+    tj_warnings w;
+    kg_error err;
+} opened;
+
+/* Open dir (o NULL: default options) and load it into a fresh graph, with
+ * no warnings and no error yet; returns the load's rc, or the open's.
+ * close_load frees what it opened, whatever it returned. */
+static int open_load(const char *dir, const kg_journal_options *o, opened *t)
 {
-    *g = kg_graph_new();
-    assert_non_null(*g);
-    *j = kg_journal_open(dir, o, err);
-    if (!*j)
-        return err->code;
-    return kg_journal_load(*j, *g, collect, w, err);
+    memset(&t->w, 0, sizeof t->w);
+    kg_error_clear(&t->err);
+    t->g = kg_graph_new();
+    assert_non_null(t->g);
+    t->j = kg_journal_open(dir, o, &t->err);
+    if (!t->j)
+        return t->err.code;
+    return kg_journal_load(t->j, t->g, tj_collect, &t->w, &t->err);
+}
+
+static void close_load(opened *t)
+{
+    kg_journal_destroy(&t->j);
+    kg_graph_destroy(&t->g);
+}
+
+/* Append batch i to t's journal (no sync) and, if apply, to its graph;
+ * returns the seq the journal gave it. */
+static uint64_t append_batch(opened *t, int i, bool apply)
+{
+    kg_batch *b = make_batch(i);
+    uint64_t seq = 0;
+    assert_int_equal(kg_journal_append(t->j, b, &seq, &t->err), 0);
+    if (apply)
+        assert_int_equal(kg_graph_apply(t->g, b, &t->err), 0);
+    kg_batch_destroy(&b);
+    return seq;
 }
 
 /* Write n batches through the journal (applying each). Returns the file
  * offsets of each record's start in starts[0..n-1] and the end. */
 static void write_batches(const char *dir, int n, long *starts, long *end)
 {
-    kg_journal *j;
-    kg_graph *g;
-    warnings w = { 0 };
-    kg_error err;
-    assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), 0);
+    opened t;
+    assert_int_equal(open_load(dir, NULL, &t), 0);
     char jp[4096];
     journal_path(dir, 0, jp, sizeof jp);
     for (int i = 1; i <= n; i++) {
@@ -164,34 +165,31 @@ static void write_batches(const char *dir, int n, long *starts, long *end)
             starts[i - 1] = file_size(jp);
         kg_batch *b = make_batch(i);
         uint64_t seq = 0;
-        assert_int_equal(kg_graph_check(g, b, &err), 0);
-        assert_int_equal(kg_journal_append(j, b, &seq, &err), 0);
+        assert_int_equal(kg_graph_check(t.g, b, &t.err), 0);
+        assert_int_equal(kg_journal_append(t.j, b, &seq, &t.err), 0);
         assert_int_equal(seq, (uint64_t)i);
-        assert_int_equal(kg_graph_apply(g, b, &err), 0);
-        assert_int_equal(kg_journal_sync(j, &err), 0);
+        assert_int_equal(kg_graph_apply(t.g, b, &t.err), 0);
+        assert_int_equal(kg_journal_sync(t.j, &t.err), 0);
         kg_batch_destroy(&b);
     }
     if (end)
         *end = file_size(jp);
-    kg_journal_destroy(&j);
-    assert_null(j);
-    kg_graph_destroy(&g);
+    kg_journal_destroy(&t.j);
+    assert_null(t.j);
+    kg_graph_destroy(&t.g);
 }
 
-/* Batches 1..n are all there, and nothing of n+1.. */
-static void assert_has_batches(const kg_graph *g, int n)
+/* The bytes of a journal of batches 1..n, written by write_batches in a
+ * scratch directory that is gone afterwards. Caller frees. */
+static unsigned char *journal_image(int n, long *starts, long *end, size_t *len)
 {
-    char id[32];
-    for (int i = 1; i <= n; i++) {
-        snprintf(id, sizeof id, "E%d", i);
-        kg_eid e = kg_entity_by_id(g, id);
-        assert_int_not_equal(e, KG_NONE);
-        assert_string_equal(kg_entity_kind(g, e), "thing");
-        assert_int_equal(kg_degree(g, e, KG_OUT), 1);
-    }
-    snprintf(id, sizeof id, "E%d", n + 1);
-    assert_int_equal(kg_entity_by_id(g, id), KG_NONE);
-    assert_int_equal(kg_relation_count(g), (size_t)n);
+    char *src = tj_dir_new("kg-journal");
+    write_batches(src, n, starts, end);
+    char sp[4096];
+    journal_path(src, 0, sp, sizeof sp);
+    unsigned char *b = read_all(sp, len);
+    tj_dir_destroy(&src);
+    return b;
 }
 
 /* ---- tests --------------------------------------------------------------- */
@@ -236,40 +234,28 @@ static void test_policy_names(void **state)
 
 static void test_roundtrip_and_seq(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
+    const char *dir = *state;
     write_batches(dir, 5, NULL, NULL);
-    kg_journal *j;
-    kg_graph *g;
-    warnings w = { 0 };
-    kg_error err;
-    assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), 0);
-    assert_int_equal(w.n, 0);
-    assert_has_batches(g, 5);
-    kg_eid e = kg_entity_by_id(g, "E3");
-    assert_string_equal(kg_entity_alias(g, e, 0), "alias-3");
-    assert_string_equal(kg_entity_attr_get(g, e, "n"), "v3");
-    kg_span out = kg_adjacent(g, e, KG_OUT, 0);
-    assert_string_equal(kg_relation_qual_get(g, out.ids[0], "rate"), "v3");
-    assert_string_equal(kg_relation_prov_get(g, out.ids[0], "source"), "test");
-    assert_int_equal(kg_journal_seq(j), 5);
+    opened t;
+    assert_int_equal(open_load(dir, NULL, &t), 0);
+    assert_int_equal(t.w.n, 0);
+    tj_assert_batches(t.g, "E", 5);
+    kg_eid e = kg_entity_by_id(t.g, "E3");
+    assert_string_equal(kg_entity_alias(t.g, e, 0), "alias-3");
+    assert_string_equal(kg_entity_attr_get(t.g, e, "n"), "v3");
+    kg_span out = kg_adjacent(t.g, e, KG_OUT, 0);
+    assert_string_equal(kg_relation_qual_get(t.g, out.ids[0], "rate"), "v3");
+    assert_string_equal(kg_relation_prov_get(t.g, out.ids[0], "source"), "test");
+    assert_int_equal(kg_journal_seq(t.j), 5);
     /* seq continues after a restart */
-    kg_batch *b = make_batch(6);
-    uint64_t seq = 0;
-    assert_int_equal(kg_journal_append(j, b, &seq, &err), 0);
-    assert_int_equal(seq, 6);
-    assert_int_equal(kg_journal_sync(j, &err), 0);
-    assert_true(kg_journal_bytes(j) > 32);
-    kg_batch_destroy(&b);
-    kg_journal_destroy(&j);
-    kg_graph_destroy(&g);
+    assert_int_equal(append_batch(&t, 6, false), 6);
+    assert_int_equal(kg_journal_sync(t.j, &t.err), 0);
+    assert_true(kg_journal_bytes(t.j) > 32);
+    close_load(&t);
 
-    assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), 0);
-    assert_has_batches(g, 6);
-    kg_journal_destroy(&j);
-    kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
+    assert_int_equal(open_load(dir, NULL, &t), 0);
+    tj_assert_batches(t.g, "E", 6);
+    close_load(&t);
 }
 
 /* A crash can cut the last record anywhere: at every byte offset inside
@@ -278,80 +264,55 @@ static void test_roundtrip_and_seq(void **state)
 static void test_torn_tail_every_offset(void **state)
 {
     (void)state;
-    char *src = make_tmpdir();
     long starts[4], end;
-    write_batches(src, 4, starts, &end);
-    char sp[4096];
-    journal_path(src, 0, sp, sizeof sp);
     size_t len;
-    unsigned char *orig = read_all(sp, &len);
+    unsigned char *orig = journal_image(4, starts, &end, &len);
     assert_int_equal((long)len, end);
 
     for (long cut = starts[3]; cut < end; cut++) {
-        char *dir = make_tmpdir();
         char jp[4096];
-        journal_path(dir, 0, jp, sizeof jp);
-        write_all(jp, orig, (size_t)cut);
-        kg_journal *j;
-        kg_graph *g;
-        warnings w = { 0 };
-        kg_error err;
-        assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), 0);
-        assert_has_batches(g, 3);
+        char *dir = dir_with_journal(orig, (size_t)cut, jp, sizeof jp);
+        opened t;
+        assert_int_equal(open_load(dir, NULL, &t), 0);
+        tj_assert_batches(t.g, "E", 3);
         if (cut == starts[3]) {
-            assert_int_equal(w.n, 0); /* a clean end */
+            assert_int_equal(t.w.n, 0); /* a clean end */
         } else {
-            assert_int_equal(w.n, 1);
+            assert_int_equal(t.w.n, 1);
             char want[64];
             snprintf(want, sizeof want, "offset %ld:", starts[3]);
-            assert_non_null(strstr(w.last, jp));
-            assert_non_null(strstr(w.last, want));
-            assert_non_null(strstr(w.last, "truncated"));
+            assert_non_null(strstr(t.w.last, jp));
+            assert_non_null(strstr(t.w.last, want));
+            assert_non_null(strstr(t.w.last, "truncated"));
         }
         assert_int_equal(file_size(jp), starts[3]);
-        assert_int_equal(kg_journal_seq(j), 3);
+        assert_int_equal(kg_journal_seq(t.j), 3);
         /* the next append lands after record 3 and survives a restart */
-        kg_batch *b = make_batch(4);
-        uint64_t seq;
-        assert_int_equal(kg_journal_append(j, b, &seq, &err), 0);
-        assert_int_equal(seq, 4);
-        assert_int_equal(kg_journal_sync(j, &err), 0);
-        kg_batch_destroy(&b);
-        kg_journal_destroy(&j);
-        kg_graph_destroy(&g);
-        assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), 0);
-        assert_has_batches(g, 4);
-        kg_journal_destroy(&j);
-        kg_graph_destroy(&g);
-        rm_rf(dir);
-        free(dir);
+        assert_int_equal(append_batch(&t, 4, false), 4);
+        assert_int_equal(kg_journal_sync(t.j, &t.err), 0);
+        close_load(&t);
+        assert_int_equal(open_load(dir, NULL, &t), 0);
+        tj_assert_batches(t.g, "E", 4);
+        close_load(&t);
+        tj_dir_destroy(&dir);
     }
     /* Zeros after the last record (a file system that extended the file
      * but never wrote the data) are a torn tail too. */
     {
-        char *dir = make_tmpdir();
-        char jp[4096];
-        journal_path(dir, 0, jp, sizeof jp);
         unsigned char *z = calloc(1, len + 4096);
         memcpy(z, orig, len);
-        write_all(jp, z, len + 4096);
+        char jp[4096];
+        char *dir = dir_with_journal(z, len + 4096, jp, sizeof jp);
         free(z);
-        kg_journal *j;
-        kg_graph *g;
-        warnings w = { 0 };
-        kg_error err;
-        assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), 0);
-        assert_has_batches(g, 4);
-        assert_int_equal(w.n, 1);
+        opened t;
+        assert_int_equal(open_load(dir, NULL, &t), 0);
+        tj_assert_batches(t.g, "E", 4);
+        assert_int_equal(t.w.n, 1);
         assert_int_equal(file_size(jp), end);
-        kg_journal_destroy(&j);
-        kg_graph_destroy(&g);
-        rm_rf(dir);
-        free(dir);
+        close_load(&t);
+        tj_dir_destroy(&dir);
     }
     free(orig);
-    rm_rf(src);
-    free(src);
 }
 
 /* A flipped byte anywhere in record 2 of 4 is corruption before the tail:
@@ -361,127 +322,89 @@ static void test_torn_tail_every_offset(void **state)
 static void test_corruption_in_the_middle(void **state)
 {
     (void)state;
-    char *src = make_tmpdir();
     long starts[4], end;
-    write_batches(src, 4, starts, &end);
-    char sp[4096];
-    journal_path(src, 0, sp, sizeof sp);
     size_t len;
-    unsigned char *orig = read_all(sp, &len);
+    unsigned char *orig = journal_image(4, starts, &end, &len);
 
     for (long at = starts[1]; at < starts[2]; at++) {
-        char *dir = make_tmpdir();
         char jp[4096];
-        journal_path(dir, 0, jp, sizeof jp);
         orig[at] ^= 0x5A;
-        write_all(jp, orig, len);
+        char *dir = dir_with_journal(orig, len, jp, sizeof jp);
         orig[at] ^= 0x5A;
-        kg_journal *j;
-        kg_graph *g;
-        warnings w = { 0 };
-        kg_error err;
-        kg_error_clear(&err);
-        assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), KG_ECORRUPT);
+        opened t;
+        assert_int_equal(open_load(dir, NULL, &t), KG_ECORRUPT);
         char want[64];
         snprintf(want, sizeof want, "offset %ld:", starts[1]);
-        assert_non_null(strstr(err.message, jp));
-        assert_non_null(strstr(err.message, want));
-        assert_non_null(strstr(err.message, "--repair"));
+        assert_non_null(strstr(t.err.message, jp));
+        assert_non_null(strstr(t.err.message, want));
+        assert_non_null(strstr(t.err.message, "--repair"));
         assert_int_equal(file_size(jp), (long)len); /* untouched */
-        kg_journal_destroy(&j);
-        kg_graph_destroy(&g);
+        close_load(&t);
 
         kg_journal_options o;
         kg_journal_options_init(&o);
         o.repair = true;
-        w.n = 0;
-        assert_int_equal(open_load(dir, &o, &j, &g, &w, &err), 0);
-        assert_has_batches(g, 1);
-        assert_int_equal(w.n, 1);
-        assert_non_null(strstr(w.last, want));
-        assert_non_null(strstr(w.last, "journal.corrupt-"));
+        assert_int_equal(open_load(dir, &o, &t), 0);
+        tj_assert_batches(t.g, "E", 1);
+        assert_int_equal(t.w.n, 1);
+        assert_non_null(strstr(t.w.last, want));
+        assert_non_null(strstr(t.w.last, "journal.corrupt-"));
         assert_int_equal(file_size(jp), starts[1]);
         assert_int_equal(count_prefix(dir, "journal.corrupt-"), 1);
         /* appends continue after the cut, with a fresh seq */
-        kg_batch *b = make_batch(2);
-        uint64_t seq;
-        assert_int_equal(kg_journal_append(j, b, &seq, &err), 0);
-        assert_int_equal(seq, 2);
-        kg_batch_destroy(&b);
-        kg_journal_destroy(&j);
-        kg_graph_destroy(&g);
-        w.n = 0;
-        assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), 0);
-        assert_has_batches(g, 2);
-        assert_int_equal(w.n, 0);
-        kg_journal_destroy(&j);
-        kg_graph_destroy(&g);
-        rm_rf(dir);
-        free(dir);
+        assert_int_equal(append_batch(&t, 2, false), 2);
+        close_load(&t);
+        assert_int_equal(open_load(dir, NULL, &t), 0);
+        tj_assert_batches(t.g, "E", 2);
+        assert_int_equal(t.w.n, 0);
+        close_load(&t);
+        tj_dir_destroy(&dir);
     }
     /* the last record's checksum fails and nothing follows: a torn tail */
     {
-        char *dir = make_tmpdir();
-        char jp[4096];
-        journal_path(dir, 0, jp, sizeof jp);
         orig[(starts[3] + end) / 2] ^= 0xFF;
-        write_all(jp, orig, len);
-        kg_journal *j;
-        kg_graph *g;
-        warnings w = { 0 };
-        kg_error err;
-        assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), 0);
-        assert_has_batches(g, 3);
-        assert_int_equal(w.n, 1);
-        kg_journal_destroy(&j);
-        kg_graph_destroy(&g);
-        rm_rf(dir);
-        free(dir);
+        char jp[4096];
+        char *dir = dir_with_journal(orig, len, jp, sizeof jp);
+        opened t;
+        assert_int_equal(open_load(dir, NULL, &t), 0);
+        tj_assert_batches(t.g, "E", 3);
+        assert_int_equal(t.w.n, 1);
+        close_load(&t);
+        tj_dir_destroy(&dir);
     }
     free(orig);
-    rm_rf(src);
-    free(src);
 }
 
 static void test_bad_header_and_version(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
+    const char *dir = *state;
     write_batches(dir, 2, NULL, NULL);
     char jp[4096];
     journal_path(dir, 0, jp, sizeof jp);
     size_t len;
     unsigned char *b = read_all(jp, &len);
-    kg_journal *j;
-    kg_graph *g;
-    warnings w = { 0 };
-    kg_error err;
+    opened t;
     /* a version this build does not know (header CRC fixed up) */
     b[8] = 9;
     uint32_t c = kg_crc32c(0, b, 28);
     memcpy(b + 28, &c, 4); /* little-endian host */
     write_all(jp, b, len);
-    assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), KG_EUNSUPPORTED);
-    assert_non_null(strstr(err.message, "version 9"));
-    kg_journal_destroy(&j);
-    kg_graph_destroy(&g);
+    assert_int_equal(open_load(dir, NULL, &t), KG_EUNSUPPORTED);
+    assert_non_null(strstr(t.err.message, "version 9"));
+    close_load(&t);
     /* a damaged magic */
     b[8] = 1;
     b[0] = 'X';
     write_all(jp, b, len);
-    assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), KG_ECORRUPT);
-    assert_non_null(strstr(err.message, "offset 0"));
-    kg_journal_destroy(&j);
-    kg_graph_destroy(&g);
+    assert_int_equal(open_load(dir, NULL, &t), KG_ECORRUPT);
+    assert_non_null(strstr(t.err.message, "offset 0"));
+    close_load(&t);
     free(b);
-    rm_rf(dir);
-    free(dir);
 }
 
 static void test_lock_and_read_only(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
+    const char *dir = *state;
     write_batches(dir, 3, NULL, NULL);
     kg_error err;
     kg_journal *a = kg_journal_open(dir, NULL, &err);
@@ -496,9 +419,9 @@ static void test_lock_and_read_only(void **state)
     kg_journal *r = kg_journal_open(dir, &o, &err);
     assert_non_null(r);
     kg_graph *g = kg_graph_new();
-    warnings w = { 0 };
-    assert_int_equal(kg_journal_load(r, g, collect, &w, &err), 0);
-    assert_has_batches(g, 3);
+    tj_warnings w = { 0 };
+    assert_int_equal(kg_journal_load(r, g, tj_collect, &w, &err), 0);
+    tj_assert_batches(g, "E", 3);
     kg_batch *bt = make_batch(4);
     assert_int_equal(kg_journal_append(r, bt, NULL, &err), KG_EINVAL);
     kg_batch_destroy(&bt);
@@ -509,59 +432,41 @@ static void test_lock_and_read_only(void **state)
     assert_non_null(b);
     kg_journal_destroy(&b);
     kg_journal_destroy(&b); /* NULL is fine */
-    rm_rf(dir);
-    free(dir);
 }
 
 /* Reload (a second kg_journal_load) sees everything appended so far. */
 static void test_reload_rereads(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
-    kg_journal *j;
-    kg_graph *g;
-    warnings w = { 0 };
-    kg_error err;
-    assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), 0);
-    for (int i = 1; i <= 3; i++) {
-        kg_batch *b = make_batch(i);
-        assert_int_equal(kg_journal_append(j, b, NULL, &err), 0);
-        assert_int_equal(kg_graph_apply(g, b, &err), 0);
-        kg_batch_destroy(&b);
-    }
-    assert_int_equal(kg_journal_sync(j, &err), 0);
+    const char *dir = *state;
+    opened t;
+    assert_int_equal(open_load(dir, NULL, &t), 0);
+    for (int i = 1; i <= 3; i++)
+        append_batch(&t, i, true);
+    assert_int_equal(kg_journal_sync(t.j, &t.err), 0);
     kg_graph *g2 = kg_graph_new();
-    assert_int_equal(kg_journal_load(j, g2, collect, &w, &err), 0);
-    assert_has_batches(g2, 3);
+    assert_int_equal(kg_journal_load(t.j, g2, tj_collect, &t.w, &t.err), 0);
+    tj_assert_batches(g2, "E", 3);
     /* and appends go on after the reload */
-    kg_batch *b = make_batch(4);
-    uint64_t seq;
-    assert_int_equal(kg_journal_append(j, b, &seq, &err), 0);
-    assert_int_equal(seq, 4);
-    kg_batch_destroy(&b);
+    assert_int_equal(append_batch(&t, 4, false), 4);
     kg_graph_destroy(&g2);
-    kg_graph_destroy(&g);
-    kg_journal_destroy(&j);
-    rm_rf(dir);
-    free(dir);
+    close_load(&t);
 }
 
 /* The base changed under the journal: a removal of something the new base
  * lacks is skipped with a warning, everything else still applies. */
 static void test_replay_on_changed_base(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
+    const char *dir = *state;
     kg_journal *j;
     kg_graph *g;
-    warnings w = { 0 };
+    tj_warnings w = { 0 };
     kg_error err;
     g = kg_graph_new();
     kg_entity_spec base_e = { "Old", "country", NULL, 0, NULL, 0 };
     assert_true(kg_entity_add(g, &base_e, NULL, &err) >= 0);
     j = kg_journal_open(dir, NULL, &err);
     assert_non_null(j);
-    assert_int_equal(kg_journal_load(j, g, collect, &w, &err), 0);
+    assert_int_equal(kg_journal_load(j, g, tj_collect, &w, &err), 0);
     kg_batch *b = kg_batch_new();
     assert_int_equal(kg_batch_remove_entity(b, "Old", 0), 0);
     kg_entity_spec n = { "New", "country", NULL, 0, NULL, 0 };
@@ -574,103 +479,72 @@ static void test_replay_on_changed_base(void **state)
     kg_graph_destroy(&g);
 
     /* restart on a base without "Old" */
-    g = kg_graph_new();
-    w.n = 0;
-    j = kg_journal_open(dir, NULL, &err);
-    assert_int_equal(kg_journal_load(j, g, collect, &w, &err), 0);
-    assert_int_equal(w.n, 1);
-    assert_non_null(strstr(w.last, "skipped"));
-    assert_int_not_equal(kg_entity_by_id(g, "New"), KG_NONE);
-    kg_journal_destroy(&j);
-    kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
+    opened t;
+    assert_int_equal(open_load(dir, NULL, &t), 0);
+    assert_int_equal(t.w.n, 1);
+    assert_non_null(strstr(t.w.last, "skipped"));
+    assert_int_not_equal(kg_entity_by_id(t.g, "New"), KG_NONE);
+    close_load(&t);
 }
 
 /* Someone deletes the journal file under a running daemon: appends and
  * syncs fail with KG_EIO instead of writing into an orphaned inode. */
 static void test_vanished_file(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
-    kg_journal *j;
-    kg_graph *g;
-    warnings w = { 0 };
-    kg_error err;
-    assert_int_equal(open_load(dir, NULL, &j, &g, &w, &err), 0);
+    const char *dir = *state;
+    opened t;
+    assert_int_equal(open_load(dir, NULL, &t), 0);
     kg_batch *b = make_batch(1);
-    assert_int_equal(kg_journal_append(j, b, NULL, &err), 0);
+    assert_int_equal(kg_journal_append(t.j, b, NULL, &t.err), 0);
     char jp[4096];
     journal_path(dir, 0, jp, sizeof jp);
     assert_int_equal(unlink(jp), 0);
-    assert_int_equal(kg_journal_sync(j, &err), KG_EIO);
-    assert_non_null(strstr(err.message, "removed"));
-    assert_true(kg_journal_sync_needs_rebuild(j));
-    assert_int_equal(kg_journal_append(j, b, NULL, &err), KG_EIO);
+    assert_int_equal(kg_journal_sync(t.j, &t.err), KG_EIO);
+    assert_non_null(strstr(t.err.message, "removed"));
+    assert_true(kg_journal_sync_needs_rebuild(t.j));
+    assert_int_equal(kg_journal_append(t.j, b, NULL, &t.err), KG_EIO);
     kg_batch_destroy(&b);
-    kg_journal_destroy(&j);
-    kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
+    close_load(&t);
 }
 
 static void test_interval_tick(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
+    const char *dir = *state;
     kg_journal_options o;
     kg_journal_options_init(&o);
     o.fsync = KG_FSYNC_INTERVAL;
     o.fsync_interval_ms = 50;
-    kg_journal *j;
-    kg_graph *g;
-    warnings w = { 0 };
-    kg_error err;
-    assert_int_equal(open_load(dir, &o, &j, &g, &w, &err), 0);
-    assert_int_equal(kg_journal_fsync(j), KG_FSYNC_INTERVAL);
-    assert_int_equal(kg_journal_tick(j, 1000, &err), 0);
-    kg_batch *b = make_batch(1);
-    assert_int_equal(kg_journal_append(j, b, NULL, &err), 0);
-    assert_int_equal(kg_journal_sync(j, &err), 0); /* no fsync: fine */
-    assert_int_equal(kg_journal_tick(j, 1010, &err), 0);
-    assert_int_equal(kg_journal_tick(j, 1100, &err), 0);
-    kg_batch_destroy(&b);
-    kg_journal_destroy(&j);
-    kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
+    opened t;
+    assert_int_equal(open_load(dir, &o, &t), 0);
+    assert_int_equal(kg_journal_fsync(t.j), KG_FSYNC_INTERVAL);
+    assert_int_equal(kg_journal_tick(t.j, 1000, &t.err), 0);
+    append_batch(&t, 1, false);
+    assert_int_equal(kg_journal_sync(t.j, &t.err), 0); /* no fsync: fine */
+    assert_int_equal(kg_journal_tick(t.j, 1010, &t.err), 0);
+    assert_int_equal(kg_journal_tick(t.j, 1100, &t.err), 0);
+    close_load(&t);
 }
 
 /* The auto-snapshot rule follows snapshot_journal_bytes. */
 static void test_snapshot_due(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
+    const char *dir = *state;
     kg_journal_options o;
     kg_journal_options_init(&o);
     o.snapshot_journal_bytes = 400;
-    kg_journal *j;
-    kg_graph *g;
-    warnings w = { 0 };
-    kg_error err;
-    assert_int_equal(open_load(dir, &o, &j, &g, &w, &err), 0);
-    assert_false(kg_journal_snapshot_due(j));
+    opened t;
+    assert_int_equal(open_load(dir, &o, &t), 0);
+    assert_false(kg_journal_snapshot_due(t.j));
     int i = 1;
-    while (!kg_journal_snapshot_due(j)) {
-        kg_batch *b = make_batch(i++);
-        assert_int_equal(kg_journal_append(j, b, NULL, &err), 0);
-        assert_int_equal(kg_graph_apply(g, b, &err), 0);
-        kg_batch_destroy(&b);
+    while (!kg_journal_snapshot_due(t.j)) {
+        append_batch(&t, i++, true);
         assert_true(i < 100);
     }
-    assert_true(kg_journal_bytes(j) >= 400);
-    assert_int_equal(kg_journal_snapshot(j, NULL, g, NULL, &err), 0);
-    assert_false(kg_journal_snapshot_due(j));
-    assert_int_equal(kg_journal_snapshot_seq(j), (uint64_t)(i - 1));
-    kg_journal_destroy(&j);
-    kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
+    assert_true(kg_journal_bytes(t.j) >= 400);
+    assert_int_equal(kg_journal_snapshot(t.j, NULL, t.g, NULL, &t.err), 0);
+    assert_false(kg_journal_snapshot_due(t.j));
+    assert_int_equal(kg_journal_snapshot_seq(t.j), (uint64_t)(i - 1));
+    close_load(&t);
 }
 
 /* Records whose checksum is right but whose payload is garbage (as if a
@@ -679,17 +553,10 @@ static void test_snapshot_due(void **state)
 static void test_codec_garbage(void **state)
 {
     (void)state;
-    char *src = make_tmpdir();
-    write_batches(src, 1, NULL, NULL);
-    char sp[4096];
-    journal_path(src, 0, sp, sizeof sp);
     size_t len;
-    unsigned char *hdr = read_all(sp, &len);
+    unsigned char *hdr = journal_image(1, NULL, NULL, &len);
     srand(42);
     for (int round = 0; round < 300; round++) {
-        char *dir = make_tmpdir();
-        char jp[4096];
-        journal_path(dir, 0, jp, sizeof jp);
         uint32_t plen = (uint32_t)(round % 60);
         unsigned char rec[16 + 64];
         for (uint32_t k = 0; k < plen; k++)
@@ -706,26 +573,20 @@ static void test_codec_garbage(void **state)
         unsigned char *file = malloc(32 + 16 + plen);
         memcpy(file, hdr, 32);
         memcpy(file + 32, rec, 16 + plen);
-        write_all(jp, file, 32 + 16 + plen);
+        char jp[4096];
+        char *dir = dir_with_journal(file, 32 + 16 + plen, jp, sizeof jp);
         free(file);
-        kg_journal *j;
-        kg_graph *g;
-        warnings w = { 0 };
-        kg_error err;
-        int rc = open_load(dir, NULL, &j, &g, &w, &err);
+        opened t;
+        int rc = open_load(dir, NULL, &t);
         /* Either the payload happened to decode (an empty batch), or it
          * was cut as a bad tail record. */
         assert_int_equal(rc, 0);
-        if (w.n == 0)
-            assert_int_equal(kg_entity_count(g), 0);
-        kg_journal_destroy(&j);
-        kg_graph_destroy(&g);
-        rm_rf(dir);
-        free(dir);
+        if (t.w.n == 0)
+            assert_int_equal(kg_entity_count(t.g), 0);
+        close_load(&t);
+        tj_dir_destroy(&dir);
     }
     free(hdr);
-    rm_rf(src);
-    free(src);
 }
 
 int main(void)
@@ -733,16 +594,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_policy_names),
-        cmocka_unit_test(test_roundtrip_and_seq),
+        tj_test_in_dir(test_roundtrip_and_seq),
         cmocka_unit_test(test_torn_tail_every_offset),
         cmocka_unit_test(test_corruption_in_the_middle),
-        cmocka_unit_test(test_bad_header_and_version),
-        cmocka_unit_test(test_lock_and_read_only),
-        cmocka_unit_test(test_reload_rereads),
-        cmocka_unit_test(test_replay_on_changed_base),
-        cmocka_unit_test(test_vanished_file),
-        cmocka_unit_test(test_interval_tick),
-        cmocka_unit_test(test_snapshot_due),
+        tj_test_in_dir(test_bad_header_and_version),
+        tj_test_in_dir(test_lock_and_read_only),
+        tj_test_in_dir(test_reload_rereads),
+        tj_test_in_dir(test_replay_on_changed_base),
+        tj_test_in_dir(test_vanished_file),
+        tj_test_in_dir(test_interval_tick),
+        tj_test_in_dir(test_snapshot_due),
         cmocka_unit_test(test_codec_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

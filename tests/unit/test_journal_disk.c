@@ -23,6 +23,8 @@
 #include "kg/graph.h"
 #include "kg/journal.h"
 
+#include "test_journal_util.h"
+
 typedef struct mnt {
     char dir[64];
     char data[128];
@@ -89,24 +91,15 @@ static kg_batch *big_batch(int i)
     return b;
 }
 
-static void assert_batches(const kg_graph *g, int n)
+/* Open the journal in dir for writing and load it into a new graph *g. */
+static kg_journal *open_loaded(const char *dir, kg_graph **g)
 {
-    char id[32];
-    for (int i = 1; i <= n; i++) {
-        snprintf(id, sizeof id, "B%d", i);
-        kg_eid e = kg_entity_by_id(g, id);
-        if (e == KG_NONE)
-            fail_msg("%s missing", id);
-        assert_int_equal(kg_degree(g, e, KG_OUT), 1);
-    }
-    snprintf(id, sizeof id, "B%d", n + 1);
-    assert_int_equal(kg_entity_by_id(g, id), KG_NONE);
-}
-
-static void count_warning(void *ctx, const char *msg)
-{
-    (void)msg;
-    (*(int *)ctx)++;
+    kg_error err;
+    kg_journal *j = kg_journal_open(dir, NULL, &err);
+    assert_non_null(j);
+    *g = kg_graph_new();
+    assert_int_equal(kg_journal_load(j, *g, NULL, NULL, &err), 0);
+    return j;
 }
 
 /* Reopen the directory (read-only, as a second opinion that does not
@@ -120,11 +113,13 @@ static void assert_dir_holds(const char *dir, int n)
     kg_journal *j = kg_journal_open(dir, &o, &err);
     assert_non_null(j);
     kg_graph *g = kg_graph_new();
-    int warned = 0;
-    if (kg_journal_load(j, g, count_warning, &warned, &err) != 0)
+    tj_warnings w = {0};
+    if (kg_journal_load(j, g, tj_collect, &w, &err) != 0)
         fail_msg("load: %s", err.message);
-    assert_int_equal(warned, 0);
-    assert_batches(g, n);
+    if (w.n)
+        print_message("%s", w.all);
+    assert_int_equal(w.n, 0);
+    tj_assert_batches(g, "B", n);
     kg_graph_destroy(&g);
     kg_journal_destroy(&j);
 }
@@ -133,10 +128,8 @@ static void test_full_disk(void **state)
 {
     mnt *m = *state;
     kg_error err;
-    kg_journal *j = kg_journal_open(m->data, NULL, &err);
-    assert_non_null(j);
-    kg_graph *g = kg_graph_new();
-    assert_int_equal(kg_journal_load(j, g, NULL, NULL, &err), 0);
+    kg_graph *g;
+    kg_journal *j = open_loaded(m->data, &g);
 
     /* a filler to free later */
     char filler[256];
@@ -202,10 +195,8 @@ static void test_read_only_fs(void **state)
 {
     mnt *m = *state;
     kg_error err;
-    kg_journal *j = kg_journal_open(m->data, NULL, &err);
-    assert_non_null(j);
-    kg_graph *g = kg_graph_new();
-    assert_int_equal(kg_journal_load(j, g, NULL, NULL, &err), 0);
+    kg_graph *g;
+    kg_journal *j = open_loaded(m->data, &g);
     for (int i = 1; i <= 3; i++) {
         kg_batch *b = big_batch(i);
         assert_int_equal(kg_journal_append(j, b, NULL, &err), 0);
@@ -230,11 +221,8 @@ static void test_read_only_fs(void **state)
     /* writable again: start, append, all there */
     if (remount(m, false) != 0)
         fail_msg("remount rw: %s", strerror(errno));
-    j = kg_journal_open(m->data, NULL, &err);
-    assert_non_null(j);
     kg_graph_destroy(&g);
-    g = kg_graph_new();
-    assert_int_equal(kg_journal_load(j, g, NULL, NULL, &err), 0);
+    j = open_loaded(m->data, &g);
     assert_int_equal(kg_journal_append(j, b, NULL, &err), 0);
     assert_int_equal(kg_journal_sync(j, &err), 0);
     kg_batch_destroy(&b);

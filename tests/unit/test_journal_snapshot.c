@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,50 +20,7 @@
 #include "kg/graph.h"
 #include "kg/journal.h"
 
-typedef struct warnings {
-    int n;
-    char all[8192];
-} warnings;
-
-static void collect(void *ctx, const char *msg)
-{
-    warnings *w = ctx;
-    w->n++;
-    size_t l = strlen(w->all);
-    snprintf(w->all + l, sizeof w->all - l, "%s\n", msg);
-}
-
-static char *make_tmpdir(void)
-{
-    char tmpl[] = "/tmp/kg-snapshot-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void rm_rf(const char *dir)
-{
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return;
-    struct dirent *de;
-    char p[4096];
-    while ((de = readdir(dp)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
-    }
-    closedir(dp);
-    rmdir(dir);
-}
-
-static bool exists(const char *dir, const char *name)
-{
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return access(p, F_OK) == 0;
-}
+#include "test_journal_util.h"
 
 /* ---- graph comparison ---------------------------------------------------- */
 
@@ -129,6 +85,13 @@ static void assert_graph_equal(const kg_graph *a, const kg_graph *b)
             assert_string_equal(v, p.value);
         }
     }
+}
+
+/* Both ways: every entity and fact of a is in b and every one of b in a. */
+static void assert_graphs_same(const kg_graph *a, const kg_graph *b)
+{
+    assert_graph_equal(a, b);
+    assert_graph_equal(b, a);
 }
 
 /* ---- building graphs ----------------------------------------------------- */
@@ -228,28 +191,59 @@ static void client_changes(kg_graph *g)
     rel(g, "Later", "near", "pork", "since", "2024", NULL);
 }
 
+/* What kgd serves: the base and the clients' changes. */
+static kg_graph *served_graph(void)
+{
+    kg_graph *g = build_base();
+    client_changes(g);
+    return g;
+}
+
+/* The diff tests' graphs: the base and what kgd serves on it. */
+typedef struct graphs {
+    kg_graph *base, *served;
+} graphs;
+
+static int graphs_setup(void **state)
+{
+    graphs *x = calloc(1, sizeof *x);
+    assert_non_null(x);
+    x->base = build_base();
+    x->served = served_graph();
+    *state = x;
+    return 0;
+}
+
+static int graphs_teardown(void **state)
+{
+    graphs *x = *state;
+    kg_graph_destroy(&x->base);
+    kg_graph_destroy(&x->served);
+    free(x);
+    return 0;
+}
+
 static kg_graph *snapshot_roundtrip(const kg_graph *base, const kg_graph *g,
                                     kg_graph *(*make_target)(void),
-                                    kg_snapshot_info *wi, warnings *w)
+                                    kg_snapshot_info *wi, tj_warnings *w)
 {
-    char *dir = make_tmpdir();
+    char *dir = tj_dir_new("kg-snapshot");
     char path[4096];
     snprintf(path, sizeof path, "%s/snap.kgs", dir);
     kg_error err;
     assert_int_equal(kg_snapshot_write_file(path, base, g, 77, 1234, wi, &err),
                      0);
-    assert_false(exists(dir, "snap.kgs.tmp"));
+    assert_false(tj_exists(dir, "snap.kgs.tmp"));
     kg_graph *t = make_target ? make_target() : kg_graph_new();
     kg_snapshot_info ri;
-    int rc = kg_snapshot_load_file(path, t, &ri, collect, w, &err);
+    int rc = kg_snapshot_load_file(path, t, &ri, tj_collect, w, &err);
     if (rc)
         fail_msg("load: %s", err.message);
     assert_int_equal(ri.seq, 77);
     assert_int_equal(ri.base_fingerprint, 1234);
     assert_int_equal(ri.bytes, wi->bytes);
     assert_int_equal(ri.relations, wi->relations);
-    rm_rf(dir);
-    free(dir);
+    tj_dir_destroy(&dir);
     return t;
 }
 
@@ -258,17 +252,15 @@ static kg_graph *snapshot_roundtrip(const kg_graph *base, const kg_graph *g,
 static void test_full_roundtrip(void **state)
 {
     (void)state;
-    kg_graph *g = build_base();
-    client_changes(g);
+    kg_graph *g = served_graph();
     kg_snapshot_info wi;
-    warnings w = { 0 };
+    tj_warnings w = { 0 };
     kg_graph *t = snapshot_roundtrip(NULL, g, NULL, &wi, &w);
     assert_int_equal(w.n, 0);
     assert_int_equal(wi.entities, kg_entity_count(g));
     assert_int_equal(wi.relations, kg_relation_count(g));
     assert_int_equal(wi.entity_removals, 0);
-    assert_graph_equal(g, t);
-    assert_graph_equal(t, g);
+    assert_graphs_same(g, t);
     kg_graph_destroy(&t);
     kg_graph_destroy(&g);
 
@@ -283,34 +275,28 @@ static void test_full_roundtrip(void **state)
 /* base + diff == served graph, and the diff holds only what changed. */
 static void test_diff_against_base(void **state)
 {
-    (void)state;
-    kg_graph *base = build_base();
-    kg_graph *g = build_base();
-    client_changes(g);
+    graphs *x = *state;
     kg_snapshot_info wi;
-    warnings w = { 0 };
-    kg_graph *t = snapshot_roundtrip(base, g, build_base, &wi, &w);
+    tj_warnings w = { 0 };
+    kg_graph *t = snapshot_roundtrip(x->base, x->served, build_base, &wi, &w);
     if (w.n)
         fail_msg("unexpected warnings: %s", w.all);
-    assert_graph_equal(g, t);
-    assert_graph_equal(t, g);
+    assert_graphs_same(x->served, t);
     /* Doomed and Reborn are removed; China, European Union, pork and the
      * untouched others are not written at all */
     assert_int_equal(wi.entity_removals, 2);
-    assert_true(wi.entities < kg_entity_count(g));
-    assert_true(wi.relations < kg_relation_count(g));
+    assert_true(wi.entities < kg_entity_count(x->served));
+    assert_true(wi.relations < kg_relation_count(x->served));
     kg_graph_destroy(&t);
 
     /* unchanged graph: an empty diff */
     kg_graph *same = build_base();
-    t = snapshot_roundtrip(base, same, build_base, &wi, &w);
+    t = snapshot_roundtrip(x->base, same, build_base, &wi, &w);
     assert_int_equal(wi.entities + wi.relations + wi.entity_removals +
                          wi.relation_removals, 0);
     assert_graph_equal(same, t);
     kg_graph_destroy(&t);
     kg_graph_destroy(&same);
-    kg_graph_destroy(&g);
-    kg_graph_destroy(&base);
 }
 
 static kg_graph *build_new_base(void)
@@ -329,13 +315,10 @@ static kg_graph *build_new_base(void)
  * warning. */
 static void test_diff_on_changed_base(void **state)
 {
-    (void)state;
-    kg_graph *base = build_base();
-    kg_graph *g = build_base();
-    client_changes(g);
+    graphs *x = *state;
     kg_snapshot_info wi;
-    warnings w = { 0 };
-    kg_graph *t = snapshot_roundtrip(base, g, build_new_base, &wi, &w);
+    tj_warnings w = { 0 };
+    kg_graph *t = snapshot_roundtrip(x->base, x->served, build_new_base, &wi, &w);
     assert_int_equal(w.n, 1);
     assert_non_null(strstr(w.all, "Doomed"));
     assert_int_not_equal(kg_entity_by_id(t, "Japan"), KG_NONE);
@@ -343,30 +326,46 @@ static void test_diff_on_changed_base(void **state)
     assert_string_equal(kg_entity_kind(t, kg_entity_by_id(t, "cognac")),
                         "beverage");
     kg_graph_destroy(&t);
-    kg_graph_destroy(&g);
-    kg_graph_destroy(&base);
 }
 
-static void test_damaged_snapshot(void **state)
+/* Replace the file at path with the n bytes at b. */
+static void put_file(const char *path, const unsigned char *b, size_t n)
 {
-    (void)state;
-    char *dir = make_tmpdir();
-    char path[4096];
-    snprintf(path, sizeof path, "%s/s.kgs", dir);
-    kg_graph *g = build_base();
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+}
+
+/* Write make()'s graph as a full snapshot to dir/s.kgs (its name to path)
+ * and return the file's bytes, *n of them. Caller frees. */
+static unsigned char *snapshot_bytes(const char *dir, kg_graph *(*make)(void),
+                                     char *path, size_t path_size, size_t *n)
+{
+    snprintf(path, path_size, "%s/s.kgs", dir);
+    kg_graph *g = make();
     kg_error err;
     kg_snapshot_info wi;
     assert_int_equal(kg_snapshot_write_file(path, NULL, g, 5, 0, &wi, &err), 0);
+    kg_graph_destroy(&g);
     FILE *f = fopen(path, "rb");
     unsigned char *b = malloc(wi.bytes);
     assert_int_equal(fread(b, 1, wi.bytes, f), wi.bytes);
     fclose(f);
+    *n = wi.bytes;
+    return b;
+}
+
+static void test_damaged_snapshot(void **state)
+{
+    const char *dir = *state;
+    char path[4096];
+    size_t n;
+    unsigned char *b = snapshot_bytes(dir, build_base, path, sizeof path, &n);
+    kg_error err;
     /* every single flipped byte is caught before the graph is touched */
-    for (size_t at = 0; at < wi.bytes; at++) {
+    for (size_t at = 0; at < n; at++) {
         b[at] ^= 0x21;
-        f = fopen(path, "wb");
-        fwrite(b, 1, wi.bytes, f);
-        fclose(f);
+        put_file(path, b, n);
         b[at] ^= 0x21;
         kg_graph *t = kg_graph_new();
         int rc = kg_snapshot_load_file(path, t, NULL, NULL, NULL, &err);
@@ -377,10 +376,8 @@ static void test_damaged_snapshot(void **state)
         kg_graph_destroy(&t);
     }
     /* cut short anywhere */
-    for (size_t cut = 0; cut < wi.bytes; cut += 7) {
-        f = fopen(path, "wb");
-        fwrite(b, 1, cut, f);
-        fclose(f);
+    for (size_t cut = 0; cut < n; cut += 7) {
+        put_file(path, b, cut);
         kg_graph *t = kg_graph_new();
         assert_int_equal(kg_snapshot_load_file(path, t, NULL, NULL, NULL, &err),
                          KG_ECORRUPT);
@@ -393,9 +390,6 @@ static void test_damaged_snapshot(void **state)
                      KG_EIO);
     kg_graph_destroy(&t);
     free(b);
-    kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
 }
 
 static uint32_t le32(const unsigned char *p)
@@ -410,22 +404,15 @@ static uint32_t le32(const unsigned char *p)
  * or read out of bounds (ASan). */
 static void test_snapshot_structure_garbage(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
+    const char *dir = *state;
     char path[4096];
-    snprintf(path, sizeof path, "%s/s.kgs", dir);
-    kg_graph *g = build_base();
-    client_changes(g);
+    size_t n;
+    unsigned char *orig = snapshot_bytes(dir, served_graph, path, sizeof path, &n);
+    unsigned char *b = malloc(n);
     kg_error err;
-    kg_snapshot_info wi;
-    assert_int_equal(kg_snapshot_write_file(path, NULL, g, 5, 0, &wi, &err), 0);
-    FILE *f = fopen(path, "rb");
-    unsigned char *orig = malloc(wi.bytes), *b = malloc(wi.bytes);
-    assert_int_equal(fread(orig, 1, wi.bytes, f), wi.bytes);
-    fclose(f);
     /* section offsets */
     size_t sec_off[8], nsec = 0;
-    for (size_t off = 48; off + 16 <= wi.bytes && nsec < 8;) {
+    for (size_t off = 48; off + 16 <= n && nsec < 8;) {
         sec_off[nsec++] = off;
         uint32_t lo = le32(orig + off + 8);
         off += 16 + lo;
@@ -434,7 +421,7 @@ static void test_snapshot_structure_garbage(void **state)
     srand(7);
     int loaded = 0, refused = 0;
     for (int round = 0; round < 600; round++) {
-        memcpy(b, orig, wi.bytes);
+        memcpy(b, orig, n);
         size_t sec = (size_t)round % 6; /* not END: it is empty */
         size_t start = sec_off[sec] + 16;
         size_t len = le32(b + sec_off[sec] + 8);
@@ -448,12 +435,10 @@ static void test_snapshot_structure_garbage(void **state)
         }
         uint32_t c = kg_crc32c(0, b + start, len);
         memcpy(b + sec_off[sec] + 4, &c, 4); /* little-endian host */
-        f = fopen(path, "wb");
-        fwrite(b, 1, wi.bytes, f);
-        fclose(f);
+        put_file(path, b, n);
         kg_graph *t = kg_graph_new();
-        warnings w = { 0 };
-        int rc = kg_snapshot_load_file(path, t, NULL, collect, &w, &err);
+        tj_warnings w = { 0 };
+        int rc = kg_snapshot_load_file(path, t, NULL, tj_collect, &w, &err);
         if (rc == 0)
             loaded++;
         else if (rc == KG_ECORRUPT)
@@ -466,9 +451,6 @@ static void test_snapshot_structure_garbage(void **state)
     assert_true(loaded + refused > 500);
     free(orig);
     free(b);
-    kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
 }
 
 /* ---- the journal's snapshots and crashes around them ---------------------- */
@@ -493,13 +475,16 @@ static void add_and_log(kg_journal *j, kg_graph *g, int i)
     kg_batch_destroy(&b);
 }
 
-static kg_graph *reopen(const char *dir, warnings *w, kg_journal **jo)
+/* Start as kgd does: the base, then dir's snapshot and journal on top,
+ * warnings to w (NULL: not kept). The journal stays open in *jo, or is
+ * closed when jo is NULL. */
+static kg_graph *reopen(const char *dir, tj_warnings *w, kg_journal **jo)
 {
     kg_error err;
     kg_graph *g = build_base();
     kg_journal *j = kg_journal_open(dir, NULL, &err);
     assert_non_null(j);
-    if (kg_journal_load(j, g, collect, w, &err) != 0)
+    if (kg_journal_load(j, g, w ? tj_collect : NULL, w, &err) != 0)
         fail_msg("load: %s", err.message);
     if (jo)
         *jo = j;
@@ -512,11 +497,10 @@ static kg_graph *reopen(const char *dir, warnings *w, kg_journal **jo)
  * more writes), restarts; only the newest snapshot and its journal stay. */
 static void test_journal_snapshot_cycle(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
+    const char *dir = *state;
     kg_error err;
     kg_graph *base = build_base();
-    warnings w = { 0 };
+    tj_warnings w = { 0 };
     kg_journal *j;
     kg_graph *g = reopen(dir, &w, &j);
     for (int i = 1; i <= 10; i++)
@@ -525,40 +509,37 @@ static void test_journal_snapshot_cycle(void **state)
     assert_int_equal(kg_journal_snapshot(j, base, g, &info, &err), 0);
     assert_int_equal(info.seq, 10);
     assert_non_null(strstr(info.path, "snapshot-000000000000000a.kgs"));
-    assert_true(exists(dir, "journal-000000000000000a.kgj"));
-    assert_false(exists(dir, "journal-0000000000000000.kgj"));
+    assert_true(tj_exists(dir, "journal-000000000000000a.kgj"));
+    assert_false(tj_exists(dir, "journal-0000000000000000.kgj"));
     for (int i = 11; i <= 15; i++)
         add_and_log(j, g, i);
     assert_int_equal(kg_journal_snapshot(j, base, g, &info, &err), 0);
-    assert_false(exists(dir, "snapshot-000000000000000a.kgs"));
-    assert_true(exists(dir, "snapshot-000000000000000f.kgs"));
+    assert_false(tj_exists(dir, "snapshot-000000000000000a.kgs"));
+    assert_true(tj_exists(dir, "snapshot-000000000000000f.kgs"));
     /* a snapshot with nothing new keeps the journal */
     assert_int_equal(kg_journal_snapshot(j, base, g, &info, &err), 0);
-    assert_true(exists(dir, "journal-000000000000000f.kgj"));
+    assert_true(tj_exists(dir, "journal-000000000000000f.kgj"));
     add_and_log(j, g, 16);
     kg_journal_destroy(&j);
 
     kg_graph *t = reopen(dir, &w, &j);
     assert_int_equal(w.n, 0);
-    assert_graph_equal(g, t);
-    assert_graph_equal(t, g);
+    assert_graphs_same(g, t);
     assert_int_equal(kg_journal_seq(j), 16);
     assert_int_equal(kg_journal_snapshot_seq(j), 15);
     /* reload: the same load on a fresh base gives the same graph */
     kg_graph *r = build_base();
-    assert_int_equal(kg_journal_load(j, r, collect, &w, &err), 0);
+    assert_int_equal(kg_journal_load(j, r, tj_collect, &w, &err), 0);
     assert_graph_equal(g, r);
     kg_graph_destroy(&r);
     kg_journal_destroy(&j);
     kg_graph_destroy(&t);
     kg_graph_destroy(&g);
     kg_graph_destroy(&base);
-    rm_rf(dir);
-    free(dir);
 }
 
 static kg_journal *open_fp(const char *dir, uint64_t fp, kg_graph *g,
-                           warnings *w)
+                           tj_warnings *w)
 {
     kg_journal_options o;
     kg_journal_options_init(&o);
@@ -566,7 +547,7 @@ static kg_journal *open_fp(const char *dir, uint64_t fp, kg_graph *g,
     kg_error err;
     kg_journal *j = kg_journal_open(dir, &o, &err);
     assert_non_null(j);
-    assert_int_equal(kg_journal_load(j, g, collect, w, &err), 0);
+    assert_int_equal(kg_journal_load(j, g, tj_collect, w, &err), 0);
     return j;
 }
 
@@ -574,12 +555,11 @@ static kg_journal *open_fp(const char *dir, uint64_t fp, kg_graph *g,
  * files says so; after a reload the new fingerprint is recorded. */
 static void test_base_fingerprint(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
+    const char *dir = *state;
     kg_error err;
     kg_graph *base = build_base();
     kg_graph *g = build_base();
-    warnings w = { 0 };
+    tj_warnings w = { 0 };
     kg_journal *j = open_fp(dir, 111, g, &w);
     add_and_log(j, g, 1);
     assert_int_equal(kg_journal_snapshot(j, base, g, NULL, &err), 0);
@@ -609,14 +589,12 @@ static void test_base_fingerprint(void **state)
     kg_journal_destroy(&j);
     kg_graph_destroy(&g);
     kg_graph_destroy(&base);
-    rm_rf(dir);
-    free(dir);
 }
 
 /* Build a data dir with records 1..n in journal-0 and the graph they give. */
 static kg_graph *dir_with_records(const char *dir, int n)
 {
-    warnings w = { 0 };
+    tj_warnings w = { 0 };
     kg_journal *j;
     kg_graph *g = reopen(dir, &w, &j);
     for (int i = 1; i <= n; i++)
@@ -635,20 +613,38 @@ static void write_snapshot_in(const char *dir, const kg_graph *g, uint64_t s)
     kg_graph_destroy(&base);
 }
 
+/* dir_with_records, and a snapshot of the graph at record n next to it. */
+static kg_graph *dir_with_snapshot(const char *dir, int n)
+{
+    kg_graph *g = dir_with_records(dir, n);
+    write_snapshot_in(dir, g, (uint64_t)n);
+    return g;
+}
+
+/* A start on dir (on the base) is refused as corrupt, and the message
+ * has fragment in it. */
+static void assert_start_refused(const char *dir, const char *fragment)
+{
+    kg_error err;
+    kg_journal *j = kg_journal_open(dir, NULL, &err);
+    kg_graph *t = build_base();
+    assert_int_equal(kg_journal_load(j, t, NULL, NULL, &err), KG_ECORRUPT);
+    assert_non_null(strstr(err.message, fragment));
+    kg_journal_destroy(&j);
+    kg_graph_destroy(&t);
+}
+
 /* Crash after the snapshot was renamed into place, before the new journal
  * existed: the old journal is still the current one, its records up to the
  * snapshot are skipped. */
 static void test_crash_after_snapshot_rename(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
-    kg_graph *g = dir_with_records(dir, 6);
-    write_snapshot_in(dir, g, 6);
-    warnings w = { 0 };
+    const char *dir = *state;
+    kg_graph *g = dir_with_snapshot(dir, 6);
+    tj_warnings w = { 0 };
     kg_journal *j;
     kg_graph *t = reopen(dir, &w, &j);
-    assert_graph_equal(g, t);
-    assert_graph_equal(t, g);
+    assert_graphs_same(g, t);
     assert_int_equal(kg_journal_seq(j), 6);
     add_and_log(j, t, 7);
     add_and_log(j, g, 7);
@@ -658,23 +654,18 @@ static void test_crash_after_snapshot_rename(void **state)
     assert_graph_equal(g, t);
     kg_graph_destroy(&t);
     kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
 }
 
 /* Crash after the new journal was created, before the old one was
  * removed; and a leftover temporary snapshot from an earlier crash. */
 static void test_crash_before_old_journal_removed(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
-    kg_graph *g = dir_with_records(dir, 6);
-    write_snapshot_in(dir, g, 6);
+    const char *dir = *state;
+    kg_graph *g = dir_with_snapshot(dir, 6);
     /* the new journal: copy the header of journal-0 with base 6 */
     {
-        warnings w0 = { 0 };
         kg_journal *j;
-        kg_graph *t = reopen(dir, &w0, &j); /* journal-0 stays current */
+        kg_graph *t = reopen(dir, NULL, &j); /* journal-0 stays current */
         kg_error err;
         kg_graph *base = build_base();
         /* a full kg_journal_snapshot makes journal-6 and removes journal-0;
@@ -694,87 +685,67 @@ static void test_crash_before_old_journal_removed(void **state)
     FILE *f = fopen(tmp, "w");
     fputs("half a snapshot", f);
     fclose(f);
-    assert_true(exists(dir, "journal-0000000000000000.kgj"));
-    assert_true(exists(dir, "journal-0000000000000006.kgj"));
+    assert_true(tj_exists(dir, "journal-0000000000000000.kgj"));
+    assert_true(tj_exists(dir, "journal-0000000000000006.kgj"));
 
-    warnings w = { 0 };
+    tj_warnings w = { 0 };
     kg_graph *t = reopen(dir, &w, NULL);
-    assert_graph_equal(g, t);
-    assert_graph_equal(t, g);
+    assert_graphs_same(g, t);
     assert_int_equal(w.n, 2);
     assert_non_null(strstr(w.all, "journal-0000000000000000.kgj: removed"));
     assert_non_null(strstr(w.all, "temporary"));
-    assert_false(exists(dir, "journal-0000000000000000.kgj"));
-    assert_false(exists(dir, "snapshot-0000000000000009.kgs.tmp"));
+    assert_false(tj_exists(dir, "journal-0000000000000000.kgj"));
+    assert_false(tj_exists(dir, "snapshot-0000000000000009.kgs.tmp"));
     kg_graph_destroy(&t);
     kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
 }
 
 /* A journal that starts after the newest snapshot: changes are missing,
  * and kgd must say so instead of starting with a hole. */
 static void test_missing_snapshot_refused(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
+    const char *dir = *state;
     kg_graph *g = dir_with_records(dir, 3);
     char a[4096], b[4096];
     snprintf(a, sizeof a, "%s/journal-0000000000000000.kgj", dir);
     snprintf(b, sizeof b, "%s/journal-0000000000000002.kgj", dir);
     assert_int_equal(rename(a, b), 0);
-    kg_error err;
-    kg_journal *j = kg_journal_open(dir, NULL, &err);
-    kg_graph *t = build_base();
-    assert_int_equal(kg_journal_load(j, t, NULL, NULL, &err), KG_ECORRUPT);
-    assert_non_null(strstr(err.message, "missing"));
-    kg_journal_destroy(&j);
-    kg_graph_destroy(&t);
+    assert_start_refused(dir, "missing");
     kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
 }
 
 /* A damaged newest snapshot refuses to start (no silent fall-back to an
  * older state). */
 static void test_corrupt_snapshot_in_dir(void **state)
 {
-    (void)state;
-    char *dir = make_tmpdir();
-    kg_graph *g = dir_with_records(dir, 4);
-    write_snapshot_in(dir, g, 4);
+    const char *dir = *state;
+    kg_graph *g = dir_with_snapshot(dir, 4);
     char p[4096];
     snprintf(p, sizeof p, "%s/snapshot-0000000000000004.kgs", dir);
     FILE *f = fopen(p, "r+b");
     fseek(f, 60, SEEK_SET);
     fputc('#', f);
     fclose(f);
-    kg_error err;
-    kg_journal *j = kg_journal_open(dir, NULL, &err);
-    kg_graph *t = build_base();
-    assert_int_equal(kg_journal_load(j, t, NULL, NULL, &err), KG_ECORRUPT);
-    assert_non_null(strstr(err.message, p));
-    kg_journal_destroy(&j);
-    kg_graph_destroy(&t);
+    assert_start_refused(dir, p);
     kg_graph_destroy(&g);
-    rm_rf(dir);
-    free(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_roundtrip),
-        cmocka_unit_test(test_diff_against_base),
-        cmocka_unit_test(test_diff_on_changed_base),
-        cmocka_unit_test(test_damaged_snapshot),
-        cmocka_unit_test(test_snapshot_structure_garbage),
-        cmocka_unit_test(test_journal_snapshot_cycle),
-        cmocka_unit_test(test_base_fingerprint),
-        cmocka_unit_test(test_crash_after_snapshot_rename),
-        cmocka_unit_test(test_crash_before_old_journal_removed),
-        cmocka_unit_test(test_missing_snapshot_refused),
-        cmocka_unit_test(test_corrupt_snapshot_in_dir),
+        cmocka_unit_test_setup_teardown(test_diff_against_base, graphs_setup,
+                                        graphs_teardown),
+        cmocka_unit_test_setup_teardown(test_diff_on_changed_base, graphs_setup,
+                                        graphs_teardown),
+        tj_test_in_dir(test_damaged_snapshot),
+        tj_test_in_dir(test_snapshot_structure_garbage),
+        tj_test_in_dir(test_journal_snapshot_cycle),
+        tj_test_in_dir(test_base_fingerprint),
+        tj_test_in_dir(test_crash_after_snapshot_rename),
+        tj_test_in_dir(test_crash_before_old_journal_removed),
+        tj_test_in_dir(test_missing_snapshot_refused),
+        tj_test_in_dir(test_corrupt_snapshot_in_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -448,6 +448,34 @@ static kg_value *decode_writer(kg_writer *w)
     return v;
 }
 
+/* Pieces of hand-written requests. */
+
+/* "k": "v" in a map. */
+static void w_kv(kg_writer *w, const char *k, const char *v)
+{
+    kg_write_str(w, k);
+    kg_write_str(w, v);
+}
+
+/* {key: [ followed by the caller's n items ]} */
+static void w_list(kg_writer *w, const char *key, size_t n)
+{
+    kg_write_map(w, 1);
+    kg_write_str(w, key);
+    kg_write_array(w, n);
+}
+
+/* A relation map of n entries: subject, relation and object, then the
+ * caller's n - 3 entries. */
+static void w_relation(kg_writer *w, size_t n, const char *s, const char *r,
+                       const char *o)
+{
+    kg_write_map(w, n);
+    w_kv(w, "subject", s);
+    w_kv(w, "relation", r);
+    w_kv(w, "object", o);
+}
+
 static void test_request_to_batch(void **state)
 {
     (void)state;
@@ -523,10 +551,7 @@ static void test_request_to_batch(void **state)
     kg_write_str(w, "Canada");
     kg_write_str(w, "relations");
     kg_write_array(w, 1);
-    kg_write_map(w, 3);
-    kg_write_str(w, "subject"); kg_write_str(w, "United States");
-    kg_write_str(w, "relation"); kg_write_str(w, "tariffs-on");
-    kg_write_str(w, "object"); kg_write_str(w, "steel");
+    w_relation(w, 3, "United States", "tariffs-on", "steel");
     kg_value_destroy(&req);
     req = decode_writer(w);
     assert_int_equal(kg_proto_request_to_batch(req, true, b, &err), 0);
@@ -566,76 +591,54 @@ static void bad_request(void (*fill)(kg_writer *), bool remove,
 
 static void fill_rel_not_map(kg_writer *w)
 {
-    kg_write_map(w, 1);
-    kg_write_str(w, "relations");
-    kg_write_array(w, 2);
-    kg_write_map(w, 3);
-    kg_write_str(w, "subject"); kg_write_str(w, "a");
-    kg_write_str(w, "relation"); kg_write_str(w, "r");
-    kg_write_str(w, "object"); kg_write_str(w, "b");
+    w_list(w, "relations", 2);
+    w_relation(w, 3, "a", "r", "b");
     kg_write_int(w, 5);
 }
 static void fill_rel_missing(kg_writer *w)
 {
-    kg_write_map(w, 1);
-    kg_write_str(w, "relations");
-    kg_write_array(w, 1);
+    w_list(w, "relations", 1);
     kg_write_map(w, 2);
-    kg_write_str(w, "subject"); kg_write_str(w, "a");
-    kg_write_str(w, "object"); kg_write_str(w, "b");
+    w_kv(w, "subject", "a");
+    w_kv(w, "object", "b");
 }
 static void fill_rel_bad_qual(kg_writer *w)
 {
-    kg_write_map(w, 1);
-    kg_write_str(w, "relations");
-    kg_write_array(w, 1);
-    kg_write_map(w, 4);
-    kg_write_str(w, "subject"); kg_write_str(w, "a");
-    kg_write_str(w, "relation"); kg_write_str(w, "r");
-    kg_write_str(w, "object"); kg_write_str(w, "b");
+    w_list(w, "relations", 1);
+    w_relation(w, 4, "a", "r", "b");
     kg_write_str(w, "qualifiers");
     kg_write_map(w, 1);
-    kg_write_str(w, "rate"); kg_write_int(w, 25);
+    kg_write_str(w, "rate");
+    kg_write_int(w, 25);
 }
 static void fill_rel_unknown_key(kg_writer *w)
 {
-    kg_write_map(w, 1);
-    kg_write_str(w, "relations");
-    kg_write_array(w, 1);
-    kg_write_map(w, 4);
-    kg_write_str(w, "subject"); kg_write_str(w, "a");
-    kg_write_str(w, "relation"); kg_write_str(w, "r");
-    kg_write_str(w, "object"); kg_write_str(w, "b");
-    kg_write_str(w, "qualifers"); kg_write_map(w, 0);
+    w_list(w, "relations", 1);
+    w_relation(w, 4, "a", "r", "b");
+    kg_write_str(w, "qualifers");
+    kg_write_map(w, 0);
 }
 static void fill_ent_empty_id(kg_writer *w)
 {
+    w_list(w, "entities", 1);
     kg_write_map(w, 1);
-    kg_write_str(w, "entities");
-    kg_write_array(w, 1);
-    kg_write_map(w, 1);
-    kg_write_str(w, "id"); kg_write_str(w, "");
+    w_kv(w, "id", "");
 }
 static void fill_ent_aliases(kg_writer *w)
 {
-    kg_write_map(w, 1);
-    kg_write_str(w, "entities");
-    kg_write_array(w, 1);
+    w_list(w, "entities", 1);
     kg_write_map(w, 2);
-    kg_write_str(w, "id"); kg_write_str(w, "X");
-    kg_write_str(w, "aliases"); kg_write_str(w, "Y");
+    w_kv(w, "id", "X");
+    w_kv(w, "aliases", "Y");
 }
 static void fill_not_array(kg_writer *w)
 {
     kg_write_map(w, 1);
-    kg_write_str(w, "entities");
-    kg_write_str(w, "X");
+    w_kv(w, "entities", "X");
 }
 static void fill_nul_in_name(kg_writer *w)
 {
-    kg_write_map(w, 1);
-    kg_write_str(w, "entities");
-    kg_write_array(w, 1);
+    w_list(w, "entities", 1);
     kg_write_strn(w, "a\0b", 3);
 }
 

@@ -38,38 +38,78 @@ static kg_rid rel(kg_graph *g, const char *s, const char *k, const char *o,
 }
 #define REL(g, s, k, o) rel(g, s, k, o, NULL, NULL, NULL, NULL)
 
+/* n<i> -k-> n<j>, for graphs of numbered entities. */
+static void rel_n(kg_graph *g, int i, const char *k, int j)
+{
+    char a[32], b[32];
+    snprintf(a, sizeof a, "n%d", i);
+    snprintf(b, sizeof b, "n%d", j);
+    REL(g, a, k, b);
+}
+
+/* A query kind as the macros below take it: the name after kg_query_, the
+ * result type, and the result's field that counts what was found. */
+#define RELATIONS relations, kg_rid_list, n
+#define NEIGHBORS neighbors, kg_neighbor_list, n
+#define PATHS path, kg_path_list, n
+#define ROWS match, kg_match_result, n_rows
+#define ENTITIES entities, kg_eid_list, total
+
+/* assert_query(K, g, q, err, rc, want): query q of kind K on g returns rc
+ * and counts want; the result is freed. Macros, so that a failure names
+ * the caller's line. */
+#define assert_query(...) assert_query_(__VA_ARGS__) /* K: three arguments */
+#define assert_query_(kind, list, field, g, q, err, rc, want)                \
+    do {                                                                     \
+        list r_;                                                             \
+        assert_int_equal(kg_query_##kind(g, q, &r_, err), rc);               \
+        assert_int_equal(r_.field, want);                                    \
+        list##_free(&r_);                                                    \
+    } while (0)
+/* q succeeds and finds want things */
+#define assert_found(K, g, q, want) assert_query(K, g, q, NULL, 0, want)
+/* q fails with rc (the message in err) and leaves an empty result */
+#define assert_refused(K, g, q, err, rc) assert_query(K, g, q, err, rc, 0)
+
 /* ---- dates ------------------------------------------------------------------ */
 
 static void test_date_parse(void **state)
 {
     (void)state;
-    kg_date_range d;
-    assert_int_equal(kg_date_parse("2025-06-01", &d), 0);
-    assert_int_equal(d.first, 20250601);
-    assert_int_equal(d.last, 20250601);
-    assert_int_equal(kg_date_parse("2024-10", &d), 0);
-    assert_int_equal(d.first, 20241001);
-    assert_int_equal(d.last, 20241031);
-    assert_int_equal(kg_date_parse("2024-02", &d), 0);
-    assert_int_equal(d.last, 20240229); /* leap year */
-    assert_int_equal(kg_date_parse("2023-02", &d), 0);
-    assert_int_equal(d.last, 20230228);
-    assert_int_equal(kg_date_parse("1900-02", &d), 0);
-    assert_int_equal(d.last, 19000228); /* century, not leap */
-    assert_int_equal(kg_date_parse("2000-02-29", &d), 0);
-    assert_int_equal(kg_date_parse("2025", &d), 0);
-    assert_int_equal(d.first, 20250101);
-    assert_int_equal(d.last, 20251231);
-    assert_int_equal(kg_date_parse("2023-02-29", &d), KG_EINVAL);
-    assert_int_equal(kg_date_parse("2025-13", &d), KG_EINVAL);
-    assert_int_equal(kg_date_parse("2025-00-10", &d), KG_EINVAL);
-    assert_int_equal(kg_date_parse("2025-04-31", &d), KG_EINVAL);
-    assert_int_equal(kg_date_parse("2025-1", &d), KG_EINVAL);
-    assert_int_equal(kg_date_parse("2025/10", &d), KG_EINVAL);
-    assert_int_equal(kg_date_parse("December 2025", &d), KG_EINVAL);
-    assert_int_equal(kg_date_parse("0000", &d), KG_EINVAL);
-    assert_int_equal(kg_date_parse("", &d), KG_EINVAL);
-    assert_int_equal(kg_date_parse(NULL, &d), KG_EINVAL);
+    /* The days each text covers; 0: not a date (KG_EINVAL). */
+    static const struct {
+        const char *text;
+        int32_t first, last;
+    } cases[] = {
+        {"2025-06-01", 20250601, 20250601},
+        {"2024-10", 20241001, 20241031},
+        {"2024-02", 20240201, 20240229}, /* leap year */
+        {"2023-02", 20230201, 20230228},
+        {"1900-02", 19000201, 19000228}, /* century, not leap */
+        {"2000-02-29", 20000229, 20000229},
+        {"2025", 20250101, 20251231},
+        {"2023-02-29", 0, 0},
+        {"2025-13", 0, 0},
+        {"2025-00-10", 0, 0},
+        {"2025-04-31", 0, 0},
+        {"2025-1", 0, 0},
+        {"2025/10", 0, 0},
+        {"December 2025", 0, 0},
+        {"0000", 0, 0},
+        {"", 0, 0},
+        {NULL, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kg_date_range d = {0, 0};
+        int rc = kg_date_parse(cases[i].text, &d);
+        int want = cases[i].first ? 0 : KG_EINVAL;
+        if (rc != want || (rc == 0 && (d.first != cases[i].first ||
+                                       d.last != cases[i].last)))
+            fail_msg("\"%s\": rc %d, days %d..%d; expected rc %d, days %d..%d",
+                     cases[i].text ? cases[i].text : "(NULL)", rc,
+                     (int)d.first, (int)d.last, want, (int)cases[i].first,
+                     (int)cases[i].last);
+    }
 }
 
 static void test_in_force(void **state)
@@ -85,23 +125,31 @@ static void test_in_force(void **state)
     /* since/until present: date is ignored */
     kg_rid mix = rel(g, "A", "r", "H", "date", "2030", "until", "2020");
 
-    assert_true(kg_relation_in_force(g, plain, 19000101));
-    assert_false(kg_relation_in_force(g, dated, 20240930));
-    assert_true(kg_relation_in_force(g, dated, 20241001));
-    assert_true(kg_relation_in_force(g, dated, 20241015));
-    assert_true(kg_relation_in_force(g, dated, 20260101));
-    assert_false(kg_relation_in_force(g, since, 20231231));
-    assert_true(kg_relation_in_force(g, since, 20240101));
-    assert_true(kg_relation_in_force(g, until, 20241031)); /* whole month */
-    assert_true(kg_relation_in_force(g, until, 19990101));
-    assert_false(kg_relation_in_force(g, until, 20241101));
-    assert_false(kg_relation_in_force(g, both, 20240314));
-    assert_true(kg_relation_in_force(g, both, 20240315));
-    assert_true(kg_relation_in_force(g, both, 20240630));
-    assert_false(kg_relation_in_force(g, both, 20240701));
-    assert_true(kg_relation_in_force(g, bad, 10000101));
-    assert_true(kg_relation_in_force(g, mix, 20100101));
-    assert_false(kg_relation_in_force(g, mix, 20210101));
+    /* Days each relation is in force on, and days it is not (0 ends a
+     * list). */
+    const struct {
+        kg_rid r;
+        int32_t in[4], out[4];
+    } cases[] = {
+        {plain, {19000101}, {0}},
+        {dated, {20241001, 20241015, 20260101}, {20240930}},
+        {since, {20240101}, {20231231}},
+        {until, {20241031, 19990101}, {20241101}}, /* whole month */
+        {both, {20240315, 20240630}, {20240314, 20240701}},
+        {bad, {10000101}, {0}},
+        {mix, {20100101}, {20210101}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *o = kg_entity_id(g, kg_relation_object(g, cases[i].r));
+        for (int k = 0; k < 4 && cases[i].in[k]; k++)
+            if (!kg_relation_in_force(g, cases[i].r, cases[i].in[k]))
+                fail_msg("A -r-> %s should be in force on %d", o,
+                         (int)cases[i].in[k]);
+        for (int k = 0; k < 4 && cases[i].out[k]; k++)
+            if (kg_relation_in_force(g, cases[i].r, cases[i].out[k]))
+                fail_msg("A -r-> %s should not be in force on %d", o,
+                         (int)cases[i].out[k]);
+    }
 
     /* as_of in a query: a partial as_of stands for its last day. */
     kg_relations_query q = {.subject = "A", .opts.as_of = "2024-10"};
@@ -116,15 +164,11 @@ static void test_in_force(void **state)
     assert_int_equal(l.ids[4], bad);
     kg_rid_list_free(&l);
     q.opts.as_of = "2024-09-30";
-    assert_int_equal(kg_query_relations(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 4); /* plain, since, until, bad */
-    kg_rid_list_free(&l);
+    assert_found(RELATIONS, g, &q, 4); /* plain, since, until, bad */
     q.opts.as_of = "2024-13";
     kg_error err;
-    assert_int_equal(kg_query_relations(g, &q, &l, &err), KG_EINVAL);
+    assert_refused(RELATIONS, g, &q, &err, KG_EINVAL);
     assert_non_null(strstr(err.message, "2024-13"));
-    assert_int_equal(l.n, 0);
-    kg_rid_list_free(&l);
     kg_graph_destroy(&g);
 }
 
@@ -178,27 +222,19 @@ static void test_relations(void **state)
     kg_rid_list_free(&l);
 
     q = (kg_relations_query){.object = "electric vehicles"};
-    assert_int_equal(kg_query_relations(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 2);
-    kg_rid_list_free(&l);
+    assert_found(RELATIONS, g, &q, 2);
 
     q = (kg_relations_query){.subject = "EU", .object = "EV"};
-    assert_int_equal(kg_query_relations(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 1);
-    kg_rid_list_free(&l);
+    assert_found(RELATIONS, g, &q, 1);
 
     /* kind only: a scan */
     q = (kg_relations_query){.relation = "exports-to"};
-    assert_int_equal(kg_query_relations(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 4);
-    kg_rid_list_free(&l);
+    assert_found(RELATIONS, g, &q, 4);
 
     /* qualifier filters: exact value, and key present */
     kg_pair w[2] = {{"origin", "China"}, {"date", NULL}};
     q = (kg_relations_query){.relation = "tariffs-on", .where = w, .n_where = 1};
-    assert_int_equal(kg_query_relations(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 2);
-    kg_rid_list_free(&l);
+    assert_found(RELATIONS, g, &q, 2);
     q.n_where = 2;
     assert_int_equal(kg_query_relations(g, &q, &l, NULL), 0);
     assert_int_equal(l.n, 1);
@@ -208,14 +244,10 @@ static void test_relations(void **state)
     q.where = &w[1];
     q.n_where = 1;
     q.opts.as_of = "2024-09";
-    assert_int_equal(kg_query_relations(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 0);
-    kg_rid_list_free(&l);
+    assert_found(RELATIONS, g, &q, 0);
     kg_pair w2 = {"origin", "china"}; /* values are case-sensitive */
     q = (kg_relations_query){.where = &w2, .n_where = 1};
-    assert_int_equal(kg_query_relations(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 0);
-    kg_rid_list_free(&l);
+    assert_found(RELATIONS, g, &q, 0);
 
     /* limit and truncated, for each index path */
     q = (kg_relations_query){.opts.limit = 3};
@@ -238,18 +270,15 @@ static void test_relations(void **state)
 
     /* unknown names */
     q = (kg_relations_query){.subject = "Atlantis"};
-    assert_int_equal(kg_query_relations(g, &q, &l, &err), KG_ENOTFOUND);
+    assert_refused(RELATIONS, g, &q, &err, KG_ENOTFOUND);
     assert_non_null(strstr(err.message, "Atlantis"));
-    kg_rid_list_free(&l);
     q = (kg_relations_query){.object = "Atlantis"};
-    assert_int_equal(kg_query_relations(g, &q, &l, &err), KG_ENOTFOUND);
+    assert_refused(RELATIONS, g, &q, &err, KG_ENOTFOUND);
     q = (kg_relations_query){.subject = "China", .relation = "no-such-kind"};
-    assert_int_equal(kg_query_relations(g, &q, &l, &err), 0);
-    assert_int_equal(l.n, 0);
+    assert_found(RELATIONS, g, &q, 0);
     /* a string that is an atom but no relation kind */
     q = (kg_relations_query){.relation = "France"};
-    assert_int_equal(kg_query_relations(g, &q, &l, &err), 0);
-    assert_int_equal(l.n, 0);
+    assert_found(RELATIONS, g, &q, 0);
 
     /* deadline already past */
     q = (kg_relations_query){.opts.deadline = 1};
@@ -325,14 +354,10 @@ static void test_neighbors(void **state)
     const char *kinds[] = {"k", "nonexistent"};
     q.relations = kinds;
     q.n_relations = 2;
-    assert_int_equal(kg_query_neighbors(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 3); /* no F */
-    kg_neighbor_list_free(&l);
+    assert_found(NEIGHBORS, g, &q, 3); /* no F */
     q.relations = &kinds[1];
     q.n_relations = 1;
-    assert_int_equal(kg_query_neighbors(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 0);
-    kg_neighbor_list_free(&l);
+    assert_found(NEIGHBORS, g, &q, 0);
 
     q = (kg_neighbors_query){.entity = "A", .dir = KG_IN, .opts.max_depth = 2};
     assert_int_equal(kg_query_neighbors(g, &q, &l, NULL), 0);
@@ -356,17 +381,25 @@ static void test_neighbors(void **state)
 
     /* errors */
     q = (kg_neighbors_query){.entity = "Z"};
-    assert_int_equal(kg_query_neighbors(g, &q, &l, &err), KG_ENOTFOUND);
+    assert_refused(NEIGHBORS, g, &q, &err, KG_ENOTFOUND);
     assert_non_null(strstr(err.message, "\"Z\""));
     q = (kg_neighbors_query){.entity = "A", .dir = (kg_dir)7};
-    assert_int_equal(kg_query_neighbors(g, &q, &l, &err), KG_EINVAL);
+    assert_refused(NEIGHBORS, g, &q, &err, KG_EINVAL);
     q = (kg_neighbors_query){.entity = "A", .opts.deadline = 1};
-    assert_int_equal(kg_query_neighbors(g, &q, &l, &err), KG_ETIMEOUT);
-    assert_int_equal(l.n, 0);
+    assert_refused(NEIGHBORS, g, &q, &err, KG_ETIMEOUT);
     kg_graph_destroy(&g);
 }
 
 /* ---- paths ------------------------------------------------------------------ */
+
+/* q finds exactly one path, of len steps, left in l (a kg_path_list the
+ * caller frees). A macro, so that a failure names the caller's line. */
+#define assert_one_path(g, q, l, len)                                        \
+    do {                                                                     \
+        assert_int_equal(kg_query_path(g, q, &(l), NULL), 0);                \
+        assert_int_equal((l).n, 1);                                          \
+        assert_int_equal((l).paths[0].n, len);                               \
+    } while (0)
 
 static void test_path(void **state)
 {
@@ -387,9 +420,7 @@ static void test_path(void **state)
     kg_error err;
 
     kg_path_query q = {.from = "A", .to = "E"};
-    assert_int_equal(kg_query_path(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 1);
-    assert_int_equal(l.paths[0].n, 3);
+    assert_one_path(g, &q, l, 3);
     assert_int_equal(l.paths[0].steps[0].rel, ab);
     assert_int_equal(l.paths[0].steps[1].rel, bd);
     assert_int_equal(l.paths[0].steps[2].rel, de);
@@ -415,53 +446,38 @@ static void test_path(void **state)
     const char *k[] = {"k"};
     q = (kg_path_query){.from = "A", .to = "D", .all = true, .relations = k,
                         .n_relations = 1};
-    assert_int_equal(kg_query_path(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 2);
-    kg_path_list_free(&l);
+    assert_found(PATHS, g, &q, 2);
 
     /* direction: F is only reachable following E<-F backwards */
     q = (kg_path_query){.from = "A", .to = "F"};
-    assert_int_equal(kg_query_path(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 0);
-    kg_path_list_free(&l);
+    assert_found(PATHS, g, &q, 0);
     q.dir = KG_BOTH;
-    assert_int_equal(kg_query_path(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 1);
-    assert_int_equal(l.paths[0].n, 4);
+    assert_one_path(g, &q, l, 4);
     assert_int_equal(l.paths[0].steps[3].rel, fe);
     assert_int_equal(l.paths[0].steps[3].dir, KG_IN);
     kg_path_list_free(&l);
     q = (kg_path_query){.from = "E", .to = "A", .dir = KG_IN};
-    assert_int_equal(kg_query_path(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 1);
-    assert_int_equal(l.paths[0].n, 3);
+    assert_one_path(g, &q, l, 3);
     assert_int_equal(l.paths[0].steps[0].rel, de);
     assert_int_equal(l.paths[0].steps[0].dir, KG_IN);
     kg_path_list_free(&l);
 
     /* max length */
     q = (kg_path_query){.from = "A", .to = "E", .opts.max_depth = 2};
-    assert_int_equal(kg_query_path(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 0);
-    kg_path_list_free(&l);
+    assert_found(PATHS, g, &q, 0);
     q.opts.max_depth = 3;
-    assert_int_equal(kg_query_path(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 1);
-    kg_path_list_free(&l);
+    assert_found(PATHS, g, &q, 1);
 
     /* from == to: one empty path */
     q = (kg_path_query){.from = "A", .to = "a"};
-    assert_int_equal(kg_query_path(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 1);
-    assert_int_equal(l.paths[0].n, 0);
+    assert_one_path(g, &q, l, 0);
     kg_path_list_free(&l);
 
     q = (kg_path_query){.from = "A", .to = "Nowhere"};
-    assert_int_equal(kg_query_path(g, &q, &l, &err), KG_ENOTFOUND);
+    assert_refused(PATHS, g, &q, &err, KG_ENOTFOUND);
     assert_non_null(strstr(err.message, "Nowhere"));
     q = (kg_path_query){.from = "A", .to = "E", .opts.deadline = 1};
-    assert_int_equal(kg_query_path(g, &q, &l, &err), KG_ETIMEOUT);
-    assert_int_equal(l.n, 0);
+    assert_refused(PATHS, g, &q, &err, KG_ETIMEOUT);
     kg_graph_destroy(&g);
 }
 
@@ -470,12 +486,9 @@ static void test_path_many(void **state)
 {
     (void)state;
     kg_graph *g = kg_graph_new();
-    char a[32], b[32];
     for (int i = 0; i < 40; i++) {
-        snprintf(a, sizeof a, "n%d", i);
-        snprintf(b, sizeof b, "n%d", i + 1);
-        REL(g, a, "x", b);
-        REL(g, a, "y", b);
+        rel_n(g, i, "x", i + 1);
+        rel_n(g, i, "y", i + 1);
     }
     kg_path_list l;
     kg_path_query q = {.from = "n0", .to = "n40", .all = true};
@@ -485,9 +498,7 @@ static void test_path_many(void **state)
     assert_int_equal(l.paths[0].n, 40);
     kg_path_list_free(&l);
     q.opts.limit = 7;
-    assert_int_equal(kg_query_path(g, &q, &l, NULL), 0);
-    assert_int_equal(l.n, 7);
-    kg_path_list_free(&l);
+    assert_found(PATHS, g, &q, 7);
     kg_graph_destroy(&g);
 }
 
@@ -659,9 +670,7 @@ static void test_match_example(void **state)
     kg_match_result_free(&r);
 
     q.opts.as_of = "2024-01-01"; /* the EU tariff is dated 2024-10 */
-    assert_int_equal(kg_query_match(g, &q, &r, NULL), 0);
-    assert_int_equal(r.n_rows, 2);
-    kg_match_result_free(&r);
+    assert_found(ROWS, g, &q, 2);
 
     q.opts = (kg_query_opts){.limit = 2};
     assert_int_equal(kg_query_match(g, &q, &r, NULL), 0);
@@ -680,13 +689,9 @@ static void test_match_plan(void **state)
 {
     (void)state;
     kg_graph *g = kg_graph_new();
-    char a[32], b[32];
     /* 200 "link" relations, one "rare" relation out of n7 */
-    for (int i = 0; i < 200; i++) {
-        snprintf(a, sizeof a, "n%d", i);
-        snprintf(b, sizeof b, "n%d", (i * 7 + 3) % 200);
-        REL(g, a, "link", b);
-    }
+    for (int i = 0; i < 200; i++)
+        rel_n(g, i, "link", (i * 7 + 3) % 200);
     REL(g, "n7", "rare", "n9");
     kg_match_pattern p[3] = {
         {"?x", "link", "?y", NULL, 0},
@@ -744,28 +749,20 @@ static void test_match_terms(void **state)
     /* relation variable, dedupe: China's relation kinds */
     kg_match_pattern kinds = {"PRC", "?k", "?o", NULL, 0};
     q.patterns = &kinds;
-    assert_int_equal(kg_query_match(g, &q, &r, NULL), 0);
-    assert_int_equal(r.n_rows, 4);
-    kg_match_result_free(&r);
+    assert_found(ROWS, g, &q, 4);
     kg_match_pattern k2[2] = {{"China", "?k", "?o", NULL, 0},
                               {"China", "?k", "?o2", NULL, 0}};
     q = (kg_match_query){.patterns = k2, .n_patterns = 2};
-    assert_int_equal(kg_query_match(g, &q, &r, NULL), 0);
-    assert_int_equal(r.n_rows, 8); /* (2 tariffs)^2 + (2 exports)^2 */
-    kg_match_result_free(&r);
+    assert_found(ROWS, g, &q, 8); /* (2 tariffs)^2 + (2 exports)^2 */
 
     /* qualifier constant, qualifier present, qualifier value variable */
     kg_pair qc = {"origin", "China"};
     kg_match_pattern pc = {"?a", "tariffs-on", "?p", &qc, 1};
     q = (kg_match_query){.patterns = &pc, .n_patterns = 1};
-    assert_int_equal(kg_query_match(g, &q, &r, NULL), 0);
-    assert_int_equal(r.n_rows, 2);
-    kg_match_result_free(&r);
+    assert_found(ROWS, g, &q, 2);
     kg_pair qp = {"date", NULL};
     pc.quals = &qp;
-    assert_int_equal(kg_query_match(g, &q, &r, NULL), 0);
-    assert_int_equal(r.n_rows, 1);
-    kg_match_result_free(&r);
+    assert_found(ROWS, g, &q, 1);
     kg_pair qv = {"origin", "?o"};
     kg_match_pattern pv = {"China", "tariffs-on", "?p", &qv, 1};
     q.patterns = &pv;
@@ -791,9 +788,7 @@ static void test_match_terms(void **state)
     assert_int_equal(r.n_rows, 1);
     kg_match_result_free(&r);
     yes.object = "China";
-    assert_int_equal(kg_query_match(g, &q, &r, NULL), 0);
-    assert_int_equal(r.n_rows, 0);
-    kg_match_result_free(&r);
+    assert_found(ROWS, g, &q, 0);
 
     /* unknown constants: an empty answer, not an error */
     kg_match_pattern unk = {"Atlantis", "?k", "?o", NULL, 0};
@@ -804,9 +799,7 @@ static void test_match_terms(void **state)
     kg_match_result_free(&r);
     kg_match_pattern unk2 = {"?s", "no-such-kind", "?o", NULL, 0};
     q.patterns = &unk2;
-    assert_int_equal(kg_query_match(g, &q, &r, NULL), 0);
-    assert_int_equal(r.n_rows, 0);
-    kg_match_result_free(&r);
+    assert_found(ROWS, g, &q, 0);
 
     /* bad patterns */
     kg_match_pattern bad = {"?", "k", "?o", NULL, 0};
@@ -840,27 +833,19 @@ static void test_entities(void **state)
     kg_eid_list_free(&l);
 
     q.kind = "country";
-    assert_int_equal(kg_query_entities(g, &q, &l, NULL), 0);
-    assert_int_equal(l.total, 3);
-    kg_eid_list_free(&l);
+    assert_found(ENTITIES, g, &q, 3);
     q.kind = "nope";
-    assert_int_equal(kg_query_entities(g, &q, &l, NULL), 0);
-    assert_int_equal(l.total, 0);
-    kg_eid_list_free(&l);
+    assert_found(ENTITIES, g, &q, 0);
 
     q = (kg_entities_query){.prefix = "e"}; /* "electric..", "European..", EV, EU */
-    assert_int_equal(kg_query_entities(g, &q, &l, NULL), 0);
-    assert_int_equal(l.total, 2);
-    kg_eid_list_free(&l);
+    assert_found(ENTITIES, g, &q, 2);
     q.prefix = "fRe"; /* France by its alias French */
     assert_int_equal(kg_query_entities(g, &q, &l, NULL), 0);
     assert_int_equal(l.total, 1);
     assert_string_equal(kg_entity_id(g, l.ids[0]), "France");
     kg_eid_list_free(&l);
     q.prefix = "pr"; /* PRC alias of China */
-    assert_int_equal(kg_query_entities(g, &q, &l, NULL), 0);
-    assert_int_equal(l.total, 1);
-    kg_eid_list_free(&l);
+    assert_found(ENTITIES, g, &q, 1);
 
     q = (kg_entities_query){.offset = 2, .opts.limit = 3};
     assert_int_equal(kg_query_entities(g, &q, &l, NULL), 0);
@@ -880,7 +865,7 @@ static void test_entities(void **state)
     assert_int_equal(l.total, 7);
     kg_eid_list_free(&l);
     q = (kg_entities_query){.opts.deadline = 1};
-    assert_int_equal(kg_query_entities(g, &q, &l, NULL), KG_ETIMEOUT);
+    assert_refused(ENTITIES, g, &q, NULL, KG_ETIMEOUT);
     kg_graph_destroy(&g);
 }
 
