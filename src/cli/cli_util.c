@@ -562,6 +562,33 @@ void kg_json_bool(kg_json *j, bool v)
     fputs(v ? "true" : "false", j->f);
 }
 
+/* The key=value lists of the graph - a relation's qualifiers and
+ * provenance, an entity's attributes - all read as a count and an i-th
+ * pair of a handle (kg_rid and kg_eid are both uint32_t), so one JSON
+ * writer and one text writer serve the three. */
+typedef struct pair_list {
+    size_t (*count)(const kg_graph *g, uint32_t h);
+    kg_pair (*at)(const kg_graph *g, uint32_t h, size_t i);
+} pair_list;
+
+static const pair_list qualifiers = {kg_relation_qual_count, kg_relation_qual};
+static const pair_list provenance = {kg_relation_prov_count, kg_relation_prov};
+static const pair_list attributes = {kg_entity_attr_count, kg_entity_attr};
+
+/* "key": {"k": "v", ...} */
+static void json_pairs(kg_json *j, const char *key, const kg_graph *g,
+                       uint32_t h, const pair_list *l)
+{
+    kg_json_key(j, key);
+    kg_json_obj(j);
+    for (size_t i = 0; i < l->count(g, h); i++) {
+        kg_pair p = l->at(g, h, i);
+        kg_json_key(j, p.key);
+        kg_json_str(j, p.value);
+    }
+    kg_json_obj_end(j);
+}
+
 void kg_json_relation(kg_json *j, const kg_graph *g, kg_rid r)
 {
     kg_json_obj(j);
@@ -571,28 +598,13 @@ void kg_json_relation(kg_json *j, const kg_graph *g, kg_rid r)
     kg_json_str(j, kg_relation_kind(g, r));
     kg_json_key(j, "object");
     kg_json_str(j, kg_entity_id(g, kg_relation_object(g, r)));
-    kg_json_key(j, "qualifiers");
-    kg_json_obj(j);
-    for (size_t i = 0; i < kg_relation_qual_count(g, r); i++) {
-        kg_pair p = kg_relation_qual(g, r, i);
-        kg_json_key(j, p.key);
-        kg_json_str(j, p.value);
-    }
-    kg_json_obj_end(j);
-    kg_json_key(j, "provenance");
-    kg_json_obj(j);
-    for (size_t i = 0; i < kg_relation_prov_count(g, r); i++) {
-        kg_pair p = kg_relation_prov(g, r, i);
-        kg_json_key(j, p.key);
-        kg_json_str(j, p.value);
-    }
-    kg_json_obj_end(j);
+    json_pairs(j, "qualifiers", g, r, &qualifiers);
+    json_pairs(j, "provenance", g, r, &provenance);
     kg_json_obj_end(j);
 }
 
-void kg_json_entity(kg_json *j, const kg_graph *g, kg_eid e)
+void kg_json_entity_fields(kg_json *j, const kg_graph *g, kg_eid e)
 {
-    kg_json_obj(j);
     kg_json_key(j, "id");
     kg_json_str(j, kg_entity_id(g, e));
     kg_json_key(j, "kind");
@@ -602,31 +614,44 @@ void kg_json_entity(kg_json *j, const kg_graph *g, kg_eid e)
     for (size_t i = 0; i < kg_entity_alias_count(g, e); i++)
         kg_json_str(j, kg_entity_alias(g, e, i));
     kg_json_arr_end(j);
-    kg_json_key(j, "attributes");
+    json_pairs(j, "attributes", g, e, &attributes);
+}
+
+void kg_json_entity(kg_json *j, const kg_graph *g, kg_eid e)
+{
     kg_json_obj(j);
-    for (size_t i = 0; i < kg_entity_attr_count(g, e); i++) {
-        kg_pair p = kg_entity_attr(g, e, i);
-        kg_json_key(j, p.key);
-        kg_json_str(j, p.value);
-    }
-    kg_json_obj_end(j);
+    kg_json_entity_fields(j, g, e);
     kg_json_obj_end(j);
 }
 
-char *kg_cli_quals(const kg_graph *g, kg_rid r)
+/* "k=v;k=v" of the pairs but the one keyed `skip` (NULL: none). */
+static char *pairs_text(const kg_graph *g, uint32_t h, const pair_list *l,
+                        const char *skip)
 {
     size_t n = 1;
-    for (size_t i = 0; i < kg_relation_qual_count(g, r); i++) {
-        kg_pair p = kg_relation_qual(g, r, i);
-        n += strlen(p.key) + strlen(p.value) + 2;
+    for (size_t i = 0; i < l->count(g, h); i++) {
+        kg_pair p = l->at(g, h, i);
+        if (!skip || strcmp(p.key, skip) != 0)
+            n += strlen(p.key) + strlen(p.value) + 2;
     }
     char *s = xrealloc(NULL, n);
     s[0] = '\0';
     size_t len = 0;
-    for (size_t i = 0; i < kg_relation_qual_count(g, r); i++) {
-        kg_pair p = kg_relation_qual(g, r, i);
-        len += (size_t)snprintf(s + len, n - len, "%s%s=%s", i ? ";" : "",
-                                p.key, p.value);
+    for (size_t i = 0; i < l->count(g, h); i++) {
+        kg_pair p = l->at(g, h, i);
+        if (!skip || strcmp(p.key, skip) != 0)
+            len += (size_t)snprintf(s + len, n - len, "%s%s=%s", len ? ";" : "",
+                                    p.key, p.value);
     }
     return s;
+}
+
+char *kg_cli_quals(const kg_graph *g, kg_rid r)
+{
+    return pairs_text(g, r, &qualifiers, NULL);
+}
+
+char *kg_cli_prov(const kg_graph *g, kg_rid r)
+{
+    return pairs_text(g, r, &provenance, KG_PROV_EVIDENCE);
 }

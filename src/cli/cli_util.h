@@ -105,9 +105,15 @@ void kg_json_bool(kg_json *j, bool v);
 /* Protocol shapes (docs/protocol.md). */
 void kg_json_relation(kg_json *j, const kg_graph *g, kg_rid r);
 void kg_json_entity(kg_json *j, const kg_graph *g, kg_eid e);
+/* The members of kg_json_entity (id, kind, aliases, attributes), in an
+ * object the caller opened and may add to. */
+void kg_json_entity_fields(kg_json *j, const kg_graph *g, kg_eid e);
 
 /* "k=v;k=v" of a relation's qualifiers. Caller frees. */
 char *kg_cli_quals(const kg_graph *g, kg_rid r);
+/* "k=v;k=v" of a relation's provenance but its evidence (which tables
+ * show in a column of its own). Caller frees. */
+char *kg_cli_prov(const kg_graph *g, kg_rid r);
 
 /* ---- result printers (cmd_query.c) ------------------------------------------------
  * They take a graph and result handles, so that an answer from a daemon,

@@ -3,9 +3,15 @@
  *
  * Every command parses its options with one shared getopt_long table
  * (each command allows a subset), loads the graphs (-g, or the default
- * graph), runs a kg/query.h query and prints the answer with the printers
- * below, which take a graph and result handles - so a result that comes
- * from a daemon, loaded into a local graph, prints the same way. */
+ * graph) or connects to a daemon (-s), runs a kg/query.h query and prints
+ * the answer with the printers below, which take a graph and result
+ * handles - so a result that comes from a daemon, loaded into a local
+ * graph, prints the same way.
+ *
+ * The steps every command takes are written once, in run_query(); a
+ * command is its usage text, its hooks (check, ask, show: see query_cmd)
+ * and a query_cmd at the bottom that names them, which its kg_cmd_NAME
+ * hands to the runner. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +58,20 @@ static const struct option all_options[] = {
  * max_depth); keeps a typo like --depth 1000000 from meaning "all". */
 #define CLI_MAX_DEPTH 1000u
 
+/* The terms of one match PATTERN (owned strings). */
+typedef struct toks {
+    char **v;
+    size_t n, cap;
+} toks;
+
+static void toks_free(toks *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->v[i]);
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
 typedef struct args {
     const char *cmd;
     const char *usage; /* the --help text */
@@ -61,10 +81,28 @@ typedef struct args {
     kg_dir dir;
     bool all, explain;
     int fmt; /* kg_cli_fmt, -1 = the command's default */
+    /* Built from the strings above by a command's check, before any graph
+     * is loaded (a malformed one is bad usage); freed by args_free. */
+    kg_pair *where;             /* relations: --where KEY[=VALUE] as pairs */
+    char **where_text;          /* their copies, cut at the '=' */
+    kg_match_pattern *patterns; /* match: one per PATTERN */
+    toks *terms;                /* each pattern's terms */
+    kg_pair **quals;            /* each pattern's qualifiers (in its terms) */
 } args;
 
 static void args_free(args *a)
 {
+    for (size_t i = 0; a->where_text && i < a->wheres.n; i++)
+        free(a->where_text[i]);
+    for (size_t i = 0; a->terms && i < a->pos.n; i++)
+        toks_free(&a->terms[i]);
+    for (size_t i = 0; a->quals && i < a->pos.n; i++)
+        free(a->quals[i]);
+    free(a->where_text);
+    free(a->where);
+    free(a->terms);
+    free(a->quals);
+    free(a->patterns);
     kg_cli_list_free(&a->graphs);
     kg_cli_list_free(&a->rels);
     kg_cli_list_free(&a->wheres);
@@ -176,11 +214,6 @@ static int parse(args *a, int argc, char **argv, const int *allowed,
     return -1;
 }
 
-static kg_graph *load(const args *a)
-{
-    return kg_cli_load_graphs(a->cmd, a->graphs.v, a->graphs.n);
-}
-
 /* Where an answer comes from: the -g files, or with -s a daemon whose
  * reply the client loads into an empty local graph - then the same
  * printers run either way. */
@@ -226,7 +259,7 @@ static kg_graph *open_source(const args *a, source *src)
         return src->g;
     }
 #endif
-    src->g = load(a);
+    src->g = kg_cli_load_graphs(a->cmd, a->graphs.v, a->graphs.n);
     return src->g;
 }
 
@@ -238,26 +271,191 @@ static void close_source(source *src)
 #endif
 }
 
-/* Locally, an unknown name is caught before the query, with suggestions;
- * a daemon answers not_found itself. */
-static bool need(const args *a, const source *src, const char *name)
+/* Locally, the entities the command line names (--subject, --object, and
+ * with `positionals` every argument) are looked up before the query, so
+ * that an unknown one is reported with suggestions; a daemon answers
+ * not_found itself. */
+static bool need_names(const args *a, const source *src, bool positionals)
 {
 #ifdef KG_CLI_HAVE_CLIENT
     if (src->c)
         return true;
 #endif
-    return kg_cli_need_entity(a->cmd, src->g, name);
+    if (a->subject && !kg_cli_need_entity(a->cmd, src->g, a->subject))
+        return false;
+    if (a->object && !kg_cli_need_entity(a->cmd, src->g, a->object))
+        return false;
+    for (size_t i = 0; positionals && i < a->pos.n; i++)
+        if (!kg_cli_need_entity(a->cmd, src->g, a->pos.v[i]))
+            return false;
+    return true;
 }
 
-static void note_truncated(const args *a, bool truncated, size_t n)
+/* The answer of whichever query a command ran. One member per kind of
+ * answer rather than a union behind a void pointer: each hook reads and
+ * writes its own typed member, the others stay zero, and since every
+ * free function accepts a zeroed (or failed) result, result_free serves
+ * every command. */
+typedef struct result {
+    kg_rid_list relations;
+    kg_eid_list entities;
+    kg_neighbor_list neighbors;
+    kg_path_list paths;
+    kg_eid from, to; /* path: its ends, as the paths start and end */
+    kg_subgraph subgraph;
+    kg_match_result match;
+    kg_eid entity; /* entity: the entity and its relation counts */
+    kg_cli_count *out, *in;
+    size_t n_out, n_in;
+    kg_cli_stats stats;
+    char *text; /* export: the text a daemon rendered */
+    size_t len;
+#ifdef KG_CLI_HAVE_CLIENT
+    /* the replies that own the kind strings of out and in, and of stats */
+    kg_client_entity_info info;
+    kg_client_stats server_stats;
+#endif
+} result;
+
+static void result_free(result *r)
+{
+    kg_rid_list_free(&r->relations);
+    kg_eid_list_free(&r->entities);
+    kg_neighbor_list_free(&r->neighbors);
+    kg_path_list_free(&r->paths);
+    kg_subgraph_free(&r->subgraph);
+    kg_match_result_free(&r->match);
+    free(r->out);
+    free(r->in);
+    free(r->stats.entity_kinds);
+    free(r->stats.relation_kinds);
+    free(r->text);
+#ifdef KG_CLI_HAVE_CLIENT
+    kg_client_entity_info_free(&r->info);
+    kg_client_stats_free(&r->server_stats);
+#endif
+}
+
+#ifdef KG_CLI_HAVE_CLIENT
+/* The counts per kind of a daemon's reply (entity, stats) as the printers
+ * take them; the kind strings stay the reply's. Caller frees. */
+static kg_cli_count *from_client_counts(const kg_kind_count *c, size_t n)
+{
+    kg_cli_count *v = calloc(n + 1, sizeof *v);
+    if (!v) {
+        fputs("kg: out of memory\n", stderr);
+        exit(KG_EXIT_ERROR);
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = (kg_cli_count){c[i].kind, (size_t)c[i].count};
+    return v;
+}
+#endif
+
+/* A query subcommand: what it says and allows, and the steps that differ
+ * from one command to the next, as hooks that run_query calls in this
+ * order:
+ *
+ *   check  the positional arguments (their number, and what must be
+ *          parsed before any graph is loaded); -1 to go on, else an exit
+ *          status after reporting (kg_cli_usage).
+ *   ask    run the query on src - locally, or with ASK through the client
+ *          - into its member of r; 0 or a KG_E* code with err filled.
+ *   show   print r (only after ask succeeded); returns the exit status,
+ *          normally printed() (truncation note, then stdout flushed).
+ *
+ * Why one runner calling each command's hooks, rather than commands that
+ * call shared helpers step by step: the steps, their order and the
+ * cleanup (parse, check, open the graphs or the daemon, check the names,
+ * ask, report a failure or show, free the result, the source, the
+ * arguments) are then written once, so no command can skip, reorder or
+ * leak one, and a command's code is only what is its own. Each hook is a
+ * plain function called in plain sight: no macro hides a return or a
+ * goto. */
+typedef struct query_cmd {
+    const char *name;
+    const char *usage;          /* the --help text */
+    const int *options;         /* allowed option values, 0-terminated */
+    bool writes_graph;          /* --format dot|tsv|json, else table|tsv|json */
+    bool positionals_entities;  /* every positional argument names an entity */
+    int (*check)(args *a);
+    int (*ask)(const args *a, source *src, result *r, kg_error *err);
+    int (*show)(const args *a, const source *src, const result *r);
+} query_cmd;
+
+static int run_query(const query_cmd *qc, int argc, char **argv)
+{
+    args a = {.cmd = qc->name, .usage = qc->usage};
+    int st = parse(&a, argc, argv, qc->options, !qc->writes_graph,
+                   qc->writes_graph);
+    if (st < 0)
+        st = qc->check(&a);
+    if (st < 0) {
+        source src;
+        result r;
+        memset(&r, 0, sizeof r);
+        st = KG_EXIT_ERROR;
+        if (open_source(&a, &src) &&
+            need_names(&a, &src, qc->positionals_entities)) {
+            kg_error err = {0};
+            int rc = qc->ask(&a, &src, &r, &err);
+            st = rc ? kg_cli_query_failed(a.cmd, &err, rc)
+                    : qc->show(&a, &src, &r);
+        }
+        result_free(&r);
+        close_source(&src);
+    }
+    args_free(&a);
+    return st;
+}
+
+/* ---- what the commands share ---------------------------------------------------- */
+
+/* check of the commands that take no positional argument. */
+static int no_positionals(args *a)
+{
+    return a->pos.n ? kg_cli_usage(a->cmd, "unexpected argument '%s'", a->pos.v[0])
+                    : -1;
+}
+
+/* check of the commands that take exactly one entity, called `what` in
+ * their usage text. */
+static int one_entity(const args *a, const char *what)
+{
+    if (a->pos.n == 1)
+        return -1;
+    return a->pos.n ? kg_cli_usage(a->cmd, "one %s at a time", what)
+                    : kg_cli_usage(a->cmd, "%s missing", what);
+}
+
+static kg_query_opts query_opts(const args *a, unsigned long max_depth)
+{
+    return (kg_query_opts){.as_of = a->as_of, .limit = a->limit,
+                           .max_depth = (unsigned)max_depth};
+}
+
+/* The end of show for an answer printed to stdout: a note that --limit
+ * cut it to n results, then stdout flushed (a write error is an error). */
+static int printed(const args *a, bool truncated, size_t n)
 {
     if (truncated)
         kg_cli_err(a->cmd, "showing the first %zu results (--limit)", n);
+    return kg_cli_close_out(a->cmd, stdout, NULL);
 }
 
 static kg_cli_fmt fmt_or(const args *a, kg_cli_fmt def)
 {
     return a->fmt < 0 ? def : (kg_cli_fmt)a->fmt;
+}
+
+/* "KEY=VALUE" -> {KEY, VALUE}, "KEY" -> {KEY, NULL}: s is cut at the
+ * first '='. */
+static kg_pair split_qual(char *s)
+{
+    char *eq = strchr(s, '=');
+    if (eq)
+        *eq = '\0';
+    return (kg_pair){s, eq ? eq + 1 : NULL};
 }
 
 #define COMMON_HELP \
@@ -277,28 +475,6 @@ static void rel_text(char *buf, size_t n, const kg_graph *g, kg_rid r)
     snprintf(buf, n, "%s -[%s]-> %s",
              kg_entity_id(g, kg_relation_subject(g, r)), kg_relation_kind(g, r),
              kg_entity_id(g, kg_relation_object(g, r)));
-}
-
-static char *prov_text(const kg_graph *g, kg_rid r)
-{
-    size_t n = 1;
-    for (size_t i = 0; i < kg_relation_prov_count(g, r); i++) {
-        kg_pair p = kg_relation_prov(g, r, i);
-        if (strcmp(p.key, KG_PROV_EVIDENCE) != 0)
-            n += strlen(p.key) + strlen(p.value) + 2;
-    }
-    char *s = malloc(n);
-    if (!s)
-        return NULL;
-    size_t len = 0;
-    s[0] = '\0';
-    for (size_t i = 0; i < kg_relation_prov_count(g, r); i++) {
-        kg_pair p = kg_relation_prov(g, r, i);
-        if (strcmp(p.key, KG_PROV_EVIDENCE) != 0)
-            len += (size_t)snprintf(s + len, n - len, "%s%s=%s", len ? ";" : "",
-                                    p.key, p.value);
-    }
-    return s;
 }
 
 /* Relations as a table; TSV is a fact table that kg reads back. */
@@ -326,7 +502,7 @@ void kg_cli_print_relations(const kg_graph *g, const kg_rid *ids, size_t n,
     for (size_t i = 0; i < n; i++) {
         kg_rid r = ids[i];
         char *q = kg_cli_quals(g, r);
-        char *p = prov_text(g, r);
+        char *p = kg_cli_prov(g, r);
         const char *cells[6] = {kg_entity_id(g, kg_relation_subject(g, r)),
                                 kg_relation_kind(g, r),
                                 kg_entity_id(g, kg_relation_object(g, r)), q,
@@ -387,48 +563,37 @@ static kg_cli_fmt graph_fmt(const args *a)
     return KG_CLI_DOT;
 }
 
-int kg_cmd_export(int argc, char **argv)
+/* A daemon renders the text itself: its whole graph never crosses as
+ * entities and relations. Locally there is nothing to ask: show writes
+ * the loaded graph. */
+static int export_ask(const args *a, source *src, result *r, kg_error *err)
 {
-    args a = {.cmd = "export", .usage = export_usage};
-    static const int allowed[] = {O_GRAPH, O_OUTPUT, O_HELP, O_FORMAT, 0};
-    int st = parse(&a, argc, argv, allowed, false, true);
-    if (st < 0 && a.pos.n)
-        st = kg_cli_usage(a.cmd, "unexpected argument '%s'", a.pos.v[0]);
 #ifdef KG_CLI_HAVE_CLIENT
-    if (st < 0 && kg_cli.server) {
-        /* the server renders the text: its whole graph never crosses as
-         * entities and relations */
-        kg_cli_fmt f = graph_fmt(&a);
-        kg_client *c = connect_server(&a);
-        char *text = NULL;
-        size_t len = 0;
-        kg_error err = {0};
-        int rc = c ? kg_client_export(c, f == KG_CLI_TSV    ? "tsv"
+    if (src->c) {
+        kg_cli_fmt f = graph_fmt(a);
+        return kg_client_export(src->c, f == KG_CLI_TSV    ? "tsv"
                                          : f == KG_CLI_JSON ? "json"
                                                             : "dot",
-                                      NULL, &text, &len, &err)
-                   : KG_EIO;
-        st = KG_EXIT_ERROR;
-        if (c && rc) {
-            st = kg_cli_query_failed(a.cmd, &err, rc);
-        } else if (!rc) {
-            FILE *out = kg_cli_open_out(a.cmd, a.output);
-            if (out) {
-                fwrite(text, 1, len, out);
-                st = kg_cli_close_out(a.cmd, out, a.output);
-            }
-        }
-        free(text);
-        kg_client_destroy(&c);
+                                NULL, &r->text, &r->len, err);
     }
 #endif
-    if (st < 0) {
-        kg_graph *g = load(&a);
-        st = g ? write_graph(&a, g, graph_fmt(&a)) : KG_EXIT_ERROR;
-        kg_graph_destroy(&g);
+    (void)a, (void)src, (void)r, (void)err;
+    return 0;
+}
+
+static int export_show(const args *a, const source *src, const result *r)
+{
+#ifdef KG_CLI_HAVE_CLIENT
+    if (src->c) {
+        FILE *out = kg_cli_open_out(a->cmd, a->output);
+        if (!out)
+            return KG_EXIT_ERROR;
+        fwrite(r->text, 1, r->len, out);
+        return kg_cli_close_out(a->cmd, out, a->output);
     }
-    args_free(&a);
-    return st;
+#endif
+    (void)r; /* used with the client library only */
+    return write_graph(a, src->g, graph_fmt(a));
 }
 
 /* ---- entity ----------------------------------------------------------------------- */
@@ -496,23 +661,7 @@ void kg_cli_print_entity(const kg_graph *g, kg_eid e, const kg_cli_count *out_c,
         kg_json j;
         kg_json_init(&j, out);
         kg_json_obj(&j);
-        kg_json_key(&j, "id");
-        kg_json_str(&j, kg_entity_id(g, e));
-        kg_json_key(&j, "kind");
-        kg_json_str(&j, kg_entity_kind(g, e));
-        kg_json_key(&j, "aliases");
-        kg_json_arr(&j);
-        for (size_t i = 0; i < kg_entity_alias_count(g, e); i++)
-            kg_json_str(&j, kg_entity_alias(g, e, i));
-        kg_json_arr_end(&j);
-        kg_json_key(&j, "attributes");
-        kg_json_obj(&j);
-        for (size_t i = 0; i < kg_entity_attr_count(g, e); i++) {
-            kg_pair p = kg_entity_attr(g, e, i);
-            kg_json_key(&j, p.key);
-            kg_json_str(&j, p.value);
-        }
-        kg_json_obj_end(&j);
+        kg_json_entity_fields(&j, g, e);
         kg_json_key(&j, "out");
         json_counts(&j, out_c, n_out);
         kg_json_key(&j, "in");
@@ -543,68 +692,39 @@ void kg_cli_print_entity(const kg_graph *g, kg_eid e, const kg_cli_count *out_c,
     kg_table_destroy(&t);
 }
 
-int kg_cmd_entity(int argc, char **argv)
+static int entity_check(args *a)
 {
-    args a = {.cmd = "entity", .usage = entity_usage};
-    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, 0};
-    int st = parse(&a, argc, argv, allowed, true, false);
-    if (st < 0 && a.pos.n != 1)
-        st = kg_cli_usage(a.cmd, a.pos.n ? "one NAME at a time" : "NAME missing");
-    if (st >= 0) {
-        args_free(&a);
-        return st;
-    }
-    kg_cli_fmt fmt = fmt_or(&a, KG_CLI_TABLE);
-    kg_graph *g = NULL;
-    st = KG_EXIT_ERROR;
+    return one_entity(a, "NAME");
+}
+
+static int entity_ask(const args *a, source *src, result *r, kg_error *err)
+{
 #ifdef KG_CLI_HAVE_CLIENT
-    if (kg_cli.server) {
-        kg_client *c = connect_server(&a);
-        kg_client_entity_info info = {0};
-        kg_error err = {0};
-        g = kg_graph_new();
-        int rc = !c || !g ? KG_EIO
-                          : kg_client_entity(c, a.pos.v[0], NULL, g, &info, &err);
-        if (c && g && rc) {
-            st = kg_cli_query_failed(a.cmd, &err, rc);
-        } else if (!rc) {
-            kg_cli_count *oc = calloc(info.n_out + 1, sizeof *oc);
-            kg_cli_count *ic = calloc(info.n_in + 1, sizeof *ic);
-            if (!oc || !ic) {
-                fputs("kg: out of memory\n", stderr);
-                exit(KG_EXIT_ERROR);
-            }
-            for (size_t i = 0; i < info.n_out; i++)
-                oc[i] = (kg_cli_count){info.out[i].kind, (size_t)info.out[i].count};
-            for (size_t i = 0; i < info.n_in; i++)
-                ic[i] = (kg_cli_count){info.in[i].kind, (size_t)info.in[i].count};
-            kg_cli_print_entity(g, info.entity, oc, info.n_out, ic, info.n_in,
-                                fmt, stdout);
-            st = kg_cli_close_out(a.cmd, stdout, NULL);
-            free(oc);
-            free(ic);
-        }
-        kg_client_entity_info_free(&info);
-        kg_client_destroy(&c);
-        kg_graph_destroy(&g);
-        args_free(&a);
-        return st;
+    if (src->c) {
+        int rc = kg_client_entity(src->c, a->pos.v[0], NULL, src->g, &r->info,
+                                  err);
+        if (rc)
+            return rc;
+        r->entity = r->info.entity;
+        r->n_out = r->info.n_out;
+        r->n_in = r->info.n_in;
+        r->out = from_client_counts(r->info.out, r->n_out);
+        r->in = from_client_counts(r->info.in, r->n_in);
+        return 0;
     }
 #endif
-    g = load(&a);
-    if (g && kg_cli_need_entity(a.cmd, g, a.pos.v[0])) {
-        kg_eid e = kg_entity_find(g, a.pos.v[0]);
-        kg_cli_count *oc, *ic;
-        size_t no = count_kinds(g, e, KG_OUT, &oc);
-        size_t ni = count_kinds(g, e, KG_IN, &ic);
-        kg_cli_print_entity(g, e, oc, no, ic, ni, fmt, stdout);
-        free(oc);
-        free(ic);
-        st = kg_cli_close_out(a.cmd, stdout, NULL);
-    }
-    kg_graph_destroy(&g);
-    args_free(&a);
-    return st;
+    (void)err; /* a local look-up cannot fail */
+    r->entity = kg_entity_find(src->g, a->pos.v[0]);
+    r->n_out = count_kinds(src->g, r->entity, KG_OUT, &r->out);
+    r->n_in = count_kinds(src->g, r->entity, KG_IN, &r->in);
+    return 0;
+}
+
+static int entity_show(const args *a, const source *src, const result *r)
+{
+    kg_cli_print_entity(src->g, r->entity, r->out, r->n_out, r->in, r->n_in,
+                        fmt_or(a, KG_CLI_TABLE), stdout);
+    return kg_cli_close_out(a->cmd, stdout, NULL);
 }
 
 /* ---- entities --------------------------------------------------------------------- */
@@ -623,90 +743,78 @@ static const char entities_usage[] =
     "  --format FMT        table (default), tsv, json\n"
     COMMON_HELP EXIT_HELP;
 
-int kg_cmd_entities(int argc, char **argv)
+/* JSON: {"entities": [{"id", "kind"}...], "total", "truncated"}; table
+ * and TSV: id, kind and the aliases joined by '|'. */
+static void print_entities(const kg_graph *g, const kg_eid_list *l,
+                           kg_cli_fmt fmt, FILE *out)
 {
-    args a = {.cmd = "entities", .usage = entities_usage};
-    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, O_KIND, O_PREFIX,
-                                  O_LIMIT, O_OFFSET, 0};
-    int st = parse(&a, argc, argv, allowed, true, false);
-    if (st < 0 && a.pos.n)
-        st = kg_cli_usage(a.cmd, "unexpected argument '%s'", a.pos.v[0]);
-    if (st >= 0) {
-        args_free(&a);
-        return st;
-    }
-    source src;
-    kg_graph *g = open_source(&a, &src);
-    if (!g) {
-        close_source(&src);
-        args_free(&a);
-        return KG_EXIT_ERROR;
-    }
-    kg_entities_query q = {.kind = a.kind, .prefix = a.prefix,
-                           .offset = a.offset, .opts.limit = a.limit};
-    kg_eid_list l = {0};
-    kg_error err = {0};
-    int rc = ASK(&src, kg_client_entities(src.c, &q, g, &l, &err),
-                 kg_query_entities(g, &q, &l, &err));
-    if (rc) {
-        st = kg_cli_query_failed(a.cmd, &err, rc);
-    } else if (fmt_or(&a, KG_CLI_TABLE) == KG_CLI_JSON) {
+    if (fmt == KG_CLI_JSON) {
         kg_json j;
-        kg_json_init(&j, stdout);
+        kg_json_init(&j, out);
         kg_json_obj(&j);
         kg_json_key(&j, "entities");
         kg_json_arr(&j);
-        for (size_t i = 0; i < l.n; i++) {
+        for (size_t i = 0; i < l->n; i++) {
             kg_json_obj(&j);
             kg_json_key(&j, "id");
-            kg_json_str(&j, kg_entity_id(g, l.ids[i]));
+            kg_json_str(&j, kg_entity_id(g, l->ids[i]));
             kg_json_key(&j, "kind");
-            kg_json_str(&j, kg_entity_kind(g, l.ids[i]));
+            kg_json_str(&j, kg_entity_kind(g, l->ids[i]));
             kg_json_obj_end(&j);
         }
         kg_json_arr_end(&j);
         kg_json_key(&j, "total");
-        kg_json_int(&j, (long long)l.total);
+        kg_json_int(&j, (long long)l->total);
         kg_json_key(&j, "truncated");
-        kg_json_bool(&j, l.truncated);
+        kg_json_bool(&j, l->truncated);
         kg_json_obj_end(&j);
-        fputc('\n', stdout);
-        st = kg_cli_close_out(a.cmd, stdout, NULL);
-    } else {
-        static const char *const head[] = {"id", "kind", "aliases"};
-        kg_table *t = kg_table_new(3, head);
-        for (size_t i = 0; i < l.n; i++) {
-            kg_eid e = l.ids[i];
-            size_t len = 1;
-            for (size_t k = 0; k < kg_entity_alias_count(g, e); k++)
-                len += strlen(kg_entity_alias(g, e, k)) + 1;
-            char *al = malloc(len);
-            if (!al) {
-                kg_cli_err(a.cmd, "out of memory");
-                exit(KG_EXIT_ERROR);
-            }
-            al[0] = '\0';
-            for (size_t k = 0; k < kg_entity_alias_count(g, e); k++) {
-                if (k)
-                    strcat(al, "|");
-                strcat(al, kg_entity_alias(g, e, k));
-            }
-            const char *cells[3] = {kg_entity_id(g, e), kg_entity_kind(g, e), al};
-            kg_table_add(t, cells);
-            free(al);
-        }
-        if (l.n || a.fmt == KG_CLI_TSV)
-            kg_table_print(t, fmt_or(&a, KG_CLI_TABLE), stdout);
-        kg_table_destroy(&t);
-        if (l.truncated)
-            kg_cli_err(a.cmd, "showing %zu of %zu entities (--limit, --offset)",
-                       l.n, l.total);
-        st = kg_cli_close_out(a.cmd, stdout, NULL);
+        fputc('\n', out);
+        return;
     }
-    kg_eid_list_free(&l);
-    close_source(&src);
-    args_free(&a);
-    return st;
+    static const char *const head[] = {"id", "kind", "aliases"};
+    kg_table *t = kg_table_new(3, head);
+    for (size_t i = 0; i < l->n; i++) {
+        kg_eid e = l->ids[i];
+        size_t len = 1;
+        for (size_t k = 0; k < kg_entity_alias_count(g, e); k++)
+            len += strlen(kg_entity_alias(g, e, k)) + 1;
+        char *al = malloc(len);
+        if (!al) {
+            fputs("kg entities: out of memory\n", stderr);
+            exit(KG_EXIT_ERROR);
+        }
+        al[0] = '\0';
+        for (size_t k = 0; k < kg_entity_alias_count(g, e); k++) {
+            if (k)
+                strcat(al, "|");
+            strcat(al, kg_entity_alias(g, e, k));
+        }
+        const char *cells[3] = {kg_entity_id(g, e), kg_entity_kind(g, e), al};
+        kg_table_add(t, cells);
+        free(al);
+    }
+    if (l->n || fmt == KG_CLI_TSV)
+        kg_table_print(t, fmt, out);
+    kg_table_destroy(&t);
+}
+
+static int entities_ask(const args *a, source *src, result *r, kg_error *err)
+{
+    kg_entities_query q = {.kind = a->kind, .prefix = a->prefix,
+                           .offset = a->offset, .opts.limit = a->limit};
+    return ASK(src, kg_client_entities(src->c, &q, src->g, &r->entities, err),
+               kg_query_entities(src->g, &q, &r->entities, err));
+}
+
+static int entities_show(const args *a, const source *src, const result *r)
+{
+    kg_cli_fmt fmt = fmt_or(a, KG_CLI_TABLE);
+    print_entities(src->g, &r->entities, fmt, stdout);
+    /* JSON says "truncated" itself */
+    if (r->entities.truncated && fmt != KG_CLI_JSON)
+        kg_cli_err(a->cmd, "showing %zu of %zu entities (--limit, --offset)",
+                   r->entities.n, r->entities.total);
+    return kg_cli_close_out(a->cmd, stdout, NULL);
 }
 
 /* ---- relations -------------------------------------------------------------------- */
@@ -726,78 +834,49 @@ static const char relations_usage[] =
     "  --format FMT        table (default), tsv (a fact table), json\n"
     COMMON_HELP EXIT_HELP;
 
-int kg_cmd_relations(int argc, char **argv)
+/* One --relation (the query takes one kind); the --where filters as
+ * pairs. */
+static int relations_check(args *a)
 {
-    args a = {.cmd = "relations", .usage = relations_usage};
-    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, O_SUBJECT,
-                                  O_RELATION, O_OBJECT, O_WHERE, O_AS_OF,
-                                  O_LIMIT, 0};
-    int st = parse(&a, argc, argv, allowed, true, false);
-    if (st < 0 && a.pos.n)
-        st = kg_cli_usage(a.cmd, "unexpected argument '%s' (use --subject, "
-                          "--relation, --object)", a.pos.v[0]);
-    if (st < 0 && a.rels.n > 1)
-        st = kg_cli_usage(a.cmd, "one --relation at a time");
-    if (st >= 0) {
-        args_free(&a);
-        return st;
+    if (a->pos.n)
+        return kg_cli_usage(a->cmd, "unexpected argument '%s' (use --subject, "
+                            "--relation, --object)", a->pos.v[0]);
+    if (a->rels.n > 1)
+        return kg_cli_usage(a->cmd, "one --relation at a time");
+    a->where = calloc(a->wheres.n + 1, sizeof *a->where);
+    a->where_text = calloc(a->wheres.n + 1, sizeof *a->where_text);
+    if (!a->where || !a->where_text) {
+        kg_cli_err(a->cmd, "out of memory");
+        return KG_EXIT_ERROR;
     }
-    kg_pair *where = calloc(a.wheres.n + 1, sizeof *where);
-    char **keys = calloc(a.wheres.n + 1, sizeof *keys);
-    kg_graph *g = NULL;
-    source src = {0};
-    if (!where || !keys) {
-        kg_cli_err(a.cmd, "out of memory");
-        st = KG_EXIT_ERROR;
-        goto out;
-    }
-    for (size_t i = 0; i < a.wheres.n; i++) {
-        const char *eq = strchr(a.wheres.v[i], '=');
-        size_t kl = eq ? (size_t)(eq - a.wheres.v[i]) : strlen(a.wheres.v[i]);
-        keys[i] = strndup(a.wheres.v[i], kl);
-        if (!keys[i]) {
-            kg_cli_err(a.cmd, "out of memory");
-            st = KG_EXIT_ERROR;
-            goto out;
+    for (size_t i = 0; i < a->wheres.n; i++) {
+        a->where_text[i] = strdup(a->wheres.v[i]);
+        if (!a->where_text[i]) {
+            kg_cli_err(a->cmd, "out of memory");
+            return KG_EXIT_ERROR;
         }
-        where[i] = (kg_pair){keys[i], eq ? eq + 1 : NULL};
+        a->where[i] = split_qual(a->where_text[i]);
     }
-    if (a.wheres.n > KG_QUERY_MAX_QUALS) {
-        st = kg_cli_usage(a.cmd, "at most %d --where", KG_QUERY_MAX_QUALS);
-        goto out;
-    }
-    g = open_source(&a, &src);
-    if (!g || (a.subject && !need(&a, &src, a.subject)) ||
-        (a.object && !need(&a, &src, a.object))) {
-        st = KG_EXIT_ERROR;
-        goto out;
-    }
-    kg_relations_query q = {.subject = a.subject, .relation = a.relation,
-                            .object = a.object, .where = where,
-                            .n_where = a.wheres.n,
-                            .opts = {.as_of = a.as_of, .limit = a.limit}};
-    kg_rid_list l = {0};
-    kg_error err = {0};
-    int rc = ASK(&src, kg_client_relations(src.c, &q, g, &l, &err),
-                 kg_query_relations(g, &q, &l, &err));
-    if (rc) {
-        st = kg_cli_query_failed(a.cmd, &err, rc);
-        goto out;
-    }
-    kg_cli_print_relations(g, l.ids, l.n, l.truncated, fmt_or(&a, KG_CLI_TABLE),
-                           stdout);
-    note_truncated(&a, l.truncated, l.n);
-    kg_rid_list_free(&l);
-    st = kg_cli_close_out(a.cmd, stdout, NULL);
-out:
-    for (size_t i = 0; keys && i < a.wheres.n; i++)
-        free(keys[i]);
-    free(keys);
-    free(where);
-    (void)g;
-    close_source(&src);
-    args_free(&a);
-    return st;
+    if (a->wheres.n > KG_QUERY_MAX_QUALS)
+        return kg_cli_usage(a->cmd, "at most %d --where", KG_QUERY_MAX_QUALS);
+    return -1;
+}
+
+static int relations_ask(const args *a, source *src, result *r, kg_error *err)
+{
+    kg_relations_query q = {.subject = a->subject, .relation = a->relation,
+                            .object = a->object, .where = a->where,
+                            .n_where = a->wheres.n, .opts = query_opts(a, 0)};
+    return ASK(src, kg_client_relations(src->c, &q, src->g, &r->relations, err),
+               kg_query_relations(src->g, &q, &r->relations, err));
+}
+
+static int relations_show(const args *a, const source *src, const result *r)
+{
+    const kg_rid_list *l = &r->relations;
+    kg_cli_print_relations(src->g, l->ids, l->n, l->truncated,
+                           fmt_or(a, KG_CLI_TABLE), stdout);
+    return printed(a, l->truncated, l->n);
 }
 
 /* ---- neighbors -------------------------------------------------------------------- */
@@ -875,42 +954,25 @@ void kg_cli_print_neighbors(const kg_graph *g, const kg_neighbor_list *l,
     kg_table_destroy(&t);
 }
 
-int kg_cmd_neighbors(int argc, char **argv)
+static int neighbors_check(args *a)
 {
-    args a = {.cmd = "neighbors", .usage = neighbors_usage};
-    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, O_DEPTH,
-                                  O_RELATION, O_DIRECTION, O_AS_OF, O_LIMIT, 0};
-    int st = parse(&a, argc, argv, allowed, true, false);
-    if (st < 0 && a.pos.n != 1)
-        st = kg_cli_usage(a.cmd, a.pos.n ? "one ENTITY at a time" : "ENTITY missing");
-    if (st >= 0) {
-        args_free(&a);
-        return st;
-    }
-    source src;
-    kg_graph *g = open_source(&a, &src);
-    st = KG_EXIT_ERROR;
-    if (g && need(&a, &src, a.pos.v[0])) {
-        kg_neighbors_query q = {.entity = a.pos.v[0], .dir = a.dir,
-                                .relations = a.rels.v, .n_relations = a.rels.n,
-                                .opts = {.as_of = a.as_of, .limit = a.limit,
-                                         .max_depth = (unsigned)a.depth}};
-        kg_neighbor_list l = {0};
-        kg_error err = {0};
-        int rc = ASK(&src, kg_client_neighbors(src.c, &q, g, &l, &err),
-                     kg_query_neighbors(g, &q, &l, &err));
-        if (rc) {
-            st = kg_cli_query_failed(a.cmd, &err, rc);
-        } else {
-            kg_cli_print_neighbors(g, &l, fmt_or(&a, KG_CLI_TABLE), stdout);
-            note_truncated(&a, l.truncated, l.n);
-            st = kg_cli_close_out(a.cmd, stdout, NULL);
-        }
-        kg_neighbor_list_free(&l);
-    }
-    close_source(&src);
-    args_free(&a);
-    return st;
+    return one_entity(a, "ENTITY");
+}
+
+static int neighbors_ask(const args *a, source *src, result *r, kg_error *err)
+{
+    kg_neighbors_query q = {.entity = a->pos.v[0], .dir = a->dir,
+                            .relations = a->rels.v, .n_relations = a->rels.n,
+                            .opts = query_opts(a, a->depth)};
+    return ASK(src, kg_client_neighbors(src->c, &q, src->g, &r->neighbors, err),
+               kg_query_neighbors(src->g, &q, &r->neighbors, err));
+}
+
+static int neighbors_show(const args *a, const source *src, const result *r)
+{
+    kg_cli_print_neighbors(src->g, &r->neighbors, fmt_or(a, KG_CLI_TABLE),
+                           stdout);
+    return printed(a, r->neighbors.truncated, r->neighbors.n);
 }
 
 /* ---- path ---------------------------------------------------------------------------- */
@@ -1004,49 +1066,35 @@ void kg_cli_print_paths(const kg_graph *g, kg_eid from, kg_eid to,
     }
 }
 
-int kg_cmd_path(int argc, char **argv)
+static int path_check(args *a)
 {
-    args a = {.cmd = "path", .usage = path_usage};
-    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, O_RELATION,
-                                  O_DIRECTION, O_ALL, O_MAX_LENGTH, O_AS_OF,
-                                  O_LIMIT, 0};
-    int st = parse(&a, argc, argv, allowed, true, false);
-    if (st < 0 && a.pos.n != 2)
-        st = kg_cli_usage(a.cmd, "needs FROM and TO");
-    if (st >= 0) {
-        args_free(&a);
-        return st;
+    return a->pos.n == 2 ? -1 : kg_cli_usage(a->cmd, "needs FROM and TO");
+}
+
+/* A daemon names the ends as the paths start and end (the canonical ids
+ * of FROM and TO); locally they are looked up. */
+static int path_ask(const args *a, source *src, result *r, kg_error *err)
+{
+    kg_path_query q = {.from = a->pos.v[0], .to = a->pos.v[1],
+                       .relations = a->rels.v, .n_relations = a->rels.n,
+                       .dir = a->dir, .all = a->all,
+                       .opts = query_opts(a, a->max_length)};
+    r->from = r->to = KG_NONE;
+    int rc = ASK(src, kg_client_path(src->c, &q, src->g, &r->paths, &r->from,
+                                     &r->to, err),
+                 kg_query_path(src->g, &q, &r->paths, err));
+    if (r->from == KG_NONE) {
+        r->from = kg_entity_find(src->g, q.from);
+        r->to = kg_entity_find(src->g, q.to);
     }
-    source src;
-    kg_graph *g = open_source(&a, &src);
-    st = KG_EXIT_ERROR;
-    if (g && need(&a, &src, a.pos.v[0]) && need(&a, &src, a.pos.v[1])) {
-        kg_path_query q = {.from = a.pos.v[0], .to = a.pos.v[1],
-                           .relations = a.rels.v, .n_relations = a.rels.n,
-                           .dir = a.dir, .all = a.all,
-                           .opts = {.as_of = a.as_of, .limit = a.limit,
-                                    .max_depth = (unsigned)a.max_length}};
-        kg_path_list l = {0};
-        kg_error err = {0};
-        kg_eid from = KG_NONE, to = KG_NONE;
-        int rc = ASK(&src, kg_client_path(src.c, &q, g, &l, &from, &to, &err),
-                     kg_query_path(g, &q, &l, &err));
-        if (from == KG_NONE) {
-            from = kg_entity_find(g, q.from);
-            to = kg_entity_find(g, q.to);
-        }
-        if (rc) {
-            st = kg_cli_query_failed(a.cmd, &err, rc);
-        } else {
-            kg_cli_print_paths(g, from, to, &l, fmt_or(&a, KG_CLI_TABLE), stdout);
-            note_truncated(&a, l.truncated, l.n);
-            st = kg_cli_close_out(a.cmd, stdout, NULL);
-        }
-        kg_path_list_free(&l);
-    }
-    close_source(&src);
-    args_free(&a);
-    return st;
+    return rc;
+}
+
+static int path_show(const args *a, const source *src, const result *r)
+{
+    kg_cli_print_paths(src->g, r->from, r->to, &r->paths,
+                       fmt_or(a, KG_CLI_TABLE), stdout);
+    return printed(a, r->paths.truncated, r->paths.n);
 }
 
 /* ---- subgraph ------------------------------------------------------------------------- */
@@ -1069,46 +1117,28 @@ static const char subgraph_usage[] =
     "  -o, --output FILE   write to FILE instead of standard output\n"
     COMMON_HELP EXIT_HELP;
 
-int kg_cmd_subgraph(int argc, char **argv)
+static int subgraph_check(args *a)
 {
-    args a = {.cmd = "subgraph", .usage = subgraph_usage};
-    static const int allowed[] = {O_GRAPH, O_OUTPUT, O_HELP, O_FORMAT, O_DEPTH,
-                                  O_RELATION, O_DIRECTION, O_AS_OF, O_LIMIT, 0};
-    int st = parse(&a, argc, argv, allowed, false, true);
-    if (st < 0 && a.pos.n == 0)
-        st = kg_cli_usage(a.cmd, "ENTITY missing");
-    if (st >= 0) {
-        args_free(&a);
-        return st;
-    }
-    source src;
-    kg_graph *g = open_source(&a, &src);
-    st = KG_EXIT_ERROR;
-    bool ok = g != NULL;
-    for (size_t i = 0; ok && i < a.pos.n; i++)
-        ok = need(&a, &src, a.pos.v[i]);
-    if (ok) {
-        kg_subgraph_query q = {.seeds = a.pos.v, .n_seeds = a.pos.n,
-                               .relations = a.rels.v, .n_relations = a.rels.n,
-                               .dir = a.dir,
-                               .opts = {.as_of = a.as_of, .limit = a.limit,
-                                        .max_depth = (unsigned)a.depth}};
-        kg_subgraph sg = {0};
-        kg_error err = {0};
-        int rc = ASK(&src, kg_client_subgraph(src.c, &q, &sg, &err),
-                     kg_query_subgraph(g, &q, &sg, &err));
-        if (rc) {
-            st = kg_cli_query_failed(a.cmd, &err, rc);
-        } else {
-            st = write_graph(&a, sg.graph, graph_fmt(&a));
-            if (sg.truncated)
-                kg_cli_err(a.cmd, "stopped at %zu entities (--limit)",
-                           kg_entity_count(sg.graph));
-        }
-        kg_subgraph_free(&sg);
-    }
-    close_source(&src);
-    args_free(&a);
+    return a->pos.n ? -1 : kg_cli_usage(a->cmd, "ENTITY missing");
+}
+
+static int subgraph_ask(const args *a, source *src, result *r, kg_error *err)
+{
+    kg_subgraph_query q = {.seeds = a->pos.v, .n_seeds = a->pos.n,
+                           .relations = a->rels.v, .n_relations = a->rels.n,
+                           .dir = a->dir, .opts = query_opts(a, a->depth)};
+    return ASK(src, kg_client_subgraph(src->c, &q, &r->subgraph, err),
+               kg_query_subgraph(src->g, &q, &r->subgraph, err));
+}
+
+/* Written like export; --limit counts entities. */
+static int subgraph_show(const args *a, const source *src, const result *r)
+{
+    (void)src;
+    int st = write_graph(a, r->subgraph.graph, graph_fmt(a));
+    if (r->subgraph.truncated)
+        kg_cli_err(a->cmd, "stopped at %zu entities (--limit)",
+                   kg_entity_count(r->subgraph.graph));
     return st;
 }
 
@@ -1186,68 +1216,37 @@ static void local_stats(const kg_graph *g, kg_cli_stats *s)
     free(rc);
 }
 
-int kg_cmd_stats(int argc, char **argv)
+static int stats_ask(const args *a, source *src, result *r, kg_error *err)
 {
-    args a = {.cmd = "stats", .usage = stats_usage};
-    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, 0};
-    int st = parse(&a, argc, argv, allowed, true, false);
-    if (st < 0 && a.pos.n)
-        st = kg_cli_usage(a.cmd, "unexpected argument '%s'", a.pos.v[0]);
-    if (st >= 0) {
-        args_free(&a);
-        return st;
-    }
-    kg_cli_stats s = {0};
-    st = KG_EXIT_ERROR;
+    (void)a;
 #ifdef KG_CLI_HAVE_CLIENT
-    if (kg_cli.server) {
-        kg_client *c = connect_server(&a);
-        kg_client_stats cs = {0};
-        kg_error err = {0};
-        int rc = c ? kg_client_stats_get(c, &cs, &err) : KG_EIO;
-        if (c && rc) {
-            st = kg_cli_query_failed(a.cmd, &err, rc);
-        } else if (!rc) {
-            s.entities = (size_t)cs.entities;
-            s.relations = (size_t)cs.relations;
-            s.memory_bytes = (size_t)cs.memory_bytes;
-            s.entity_kinds = calloc(cs.n_entity_kinds + 1, sizeof *s.entity_kinds);
-            s.relation_kinds = calloc(cs.n_relation_kinds + 1,
-                                      sizeof *s.relation_kinds);
-            if (!s.entity_kinds || !s.relation_kinds) {
-                fputs("kg: out of memory\n", stderr);
-                exit(KG_EXIT_ERROR);
-            }
-            for (size_t i = 0; i < cs.n_entity_kinds; i++)
-                s.entity_kinds[i] = (kg_cli_count){cs.entity_kinds[i].kind,
-                                                   (size_t)cs.entity_kinds[i].count};
-            for (size_t i = 0; i < cs.n_relation_kinds; i++)
-                s.relation_kinds[i] = (kg_cli_count){
-                    cs.relation_kinds[i].kind, (size_t)cs.relation_kinds[i].count};
-            s.n_entity_kinds = cs.n_entity_kinds;
-            s.n_relation_kinds = cs.n_relation_kinds;
-            kg_cli_print_stats(&s, fmt_or(&a, KG_CLI_TABLE), stdout);
-            st = kg_cli_close_out(a.cmd, stdout, NULL);
-        }
-        free(s.entity_kinds);
-        free(s.relation_kinds);
-        kg_client_stats_free(&cs);
-        kg_client_destroy(&c);
-        args_free(&a);
-        return st;
+    if (src->c) {
+        kg_client_stats *cs = &r->server_stats;
+        int rc = kg_client_stats_get(src->c, cs, err);
+        if (rc)
+            return rc;
+        r->stats.entities = (size_t)cs->entities;
+        r->stats.relations = (size_t)cs->relations;
+        r->stats.memory_bytes = (size_t)cs->memory_bytes;
+        r->stats.n_entity_kinds = cs->n_entity_kinds;
+        r->stats.n_relation_kinds = cs->n_relation_kinds;
+        r->stats.entity_kinds = from_client_counts(cs->entity_kinds,
+                                                   cs->n_entity_kinds);
+        r->stats.relation_kinds = from_client_counts(cs->relation_kinds,
+                                                     cs->n_relation_kinds);
+        return 0;
     }
 #endif
-    kg_graph *g = load(&a);
-    if (g) {
-        local_stats(g, &s);
-        kg_cli_print_stats(&s, fmt_or(&a, KG_CLI_TABLE), stdout);
-        free(s.entity_kinds);
-        free(s.relation_kinds);
-        st = kg_cli_close_out(a.cmd, stdout, NULL);
-    }
-    kg_graph_destroy(&g);
-    args_free(&a);
-    return st;
+    (void)err; /* local statistics cannot fail */
+    local_stats(src->g, &r->stats);
+    return 0;
+}
+
+static int stats_show(const args *a, const source *src, const result *r)
+{
+    (void)src;
+    kg_cli_print_stats(&r->stats, fmt_or(a, KG_CLI_TABLE), stdout);
+    return kg_cli_close_out(a->cmd, stdout, NULL);
 }
 
 /* ---- match -------------------------------------------------------------------------------- */
@@ -1268,19 +1267,6 @@ static const char match_usage[] =
     "  --explain           show the order the patterns ran in first\n"
     "  --format FMT        table (default), tsv, json\n"
     COMMON_HELP EXIT_HELP;
-
-typedef struct toks {
-    char **v;
-    size_t n, cap;
-} toks;
-
-static void toks_free(toks *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        free(t->v[i]);
-    free(t->v);
-    memset(t, 0, sizeof *t);
-}
 
 /* Split a pattern into terms: whitespace separates; "..." and '...' quote
  * (also inside a term: place="New York"); in "...", backslash escapes the
@@ -1416,97 +1402,126 @@ void kg_cli_print_match(const kg_match_result *r, const char *const *patterns,
     free(head);
 }
 
-int kg_cmd_match(int argc, char **argv)
+/* Each PATTERN split into terms and qualifiers (a->patterns), so that a
+ * malformed one is bad usage before any graph is loaded. */
+static int match_check(args *a)
 {
-    args a = {.cmd = "match", .usage = match_usage};
-    static const int allowed[] = {O_GRAPH, O_HELP, O_FORMAT, O_AS_OF, O_LIMIT,
-                                  O_EXPLAIN, 0};
-    int st = parse(&a, argc, argv, allowed, true, false);
-    if (st < 0 && a.pos.n == 0)
-        st = kg_cli_usage(a.cmd, "PATTERN missing");
-    if (st < 0 && a.pos.n > KG_QUERY_MATCH_MAX_PATTERNS)
-        st = kg_cli_usage(a.cmd, "at most %d patterns", KG_QUERY_MATCH_MAX_PATTERNS);
-    if (st >= 0) {
-        args_free(&a);
-        return st;
-    }
-    size_t np = a.pos.n;
-    toks *tk = calloc(np, sizeof *tk);
-    kg_match_pattern *pats = calloc(np, sizeof *pats);
-    kg_pair **quals = calloc(np, sizeof *quals);
-    kg_graph *g = NULL;
-    source src = {0};
-    if (!tk || !pats || !quals) {
-        kg_cli_err(a.cmd, "out of memory");
-        st = KG_EXIT_ERROR;
-        goto out;
+    size_t np = a->pos.n;
+    if (np == 0)
+        return kg_cli_usage(a->cmd, "PATTERN missing");
+    if (np > KG_QUERY_MATCH_MAX_PATTERNS)
+        return kg_cli_usage(a->cmd, "at most %d patterns",
+                            KG_QUERY_MATCH_MAX_PATTERNS);
+    a->terms = calloc(np, sizeof *a->terms);
+    a->patterns = calloc(np, sizeof *a->patterns);
+    a->quals = calloc(np, sizeof *a->quals);
+    if (!a->terms || !a->patterns || !a->quals) {
+        kg_cli_err(a->cmd, "out of memory");
+        return KG_EXIT_ERROR;
     }
     for (size_t i = 0; i < np; i++) {
-        const char *msg = tokenize(a.pos.v[i], &tk[i]);
-        if (!msg && tk[i].n < 3)
+        toks *t = &a->terms[i];
+        const char *msg = tokenize(a->pos.v[i], t);
+        if (!msg && t->n < 3)
             msg = "needs SUBJECT RELATION OBJECT";
-        if (!msg && tk[i].n - 3 > KG_QUERY_MAX_QUALS)
+        if (!msg && t->n - 3 > KG_QUERY_MAX_QUALS)
             msg = "too many qualifiers";
-        if (msg) {
-            st = kg_cli_usage(a.cmd, "pattern %zu (%s): %s", i + 1, a.pos.v[i], msg);
-            goto out;
-        }
-        size_t nq = tk[i].n - 3;
-        quals[i] = calloc(nq + 1, sizeof *quals[i]);
-        if (!quals[i]) {
-            kg_cli_err(a.cmd, "out of memory");
-            st = KG_EXIT_ERROR;
-            goto out;
+        if (msg)
+            return kg_cli_usage(a->cmd, "pattern %zu (%s): %s", i + 1,
+                                a->pos.v[i], msg);
+        size_t nq = t->n - 3;
+        a->quals[i] = calloc(nq + 1, sizeof *a->quals[i]);
+        if (!a->quals[i]) {
+            kg_cli_err(a->cmd, "out of memory");
+            return KG_EXIT_ERROR;
         }
         for (size_t k = 0; k < nq; k++) {
-            char *term = tk[i].v[3 + k];
-            char *eq = strchr(term, '=');
-            if (eq == term) {
-                st = kg_cli_usage(a.cmd, "pattern %zu: qualifier '%s' has no key",
-                                  i + 1, term);
-                goto out;
-            }
-            if (eq)
-                *eq = '\0';
-            quals[i][k] = (kg_pair){term, eq ? eq + 1 : NULL};
+            char *term = t->v[3 + k];
+            if (term[0] == '=')
+                return kg_cli_usage(a->cmd, "pattern %zu: qualifier '%s' has "
+                                    "no key", i + 1, term);
+            a->quals[i][k] = split_qual(term);
         }
-        pats[i] = (kg_match_pattern){tk[i].v[0], tk[i].v[1], tk[i].v[2],
-                                     quals[i], nq};
+        a->patterns[i] = (kg_match_pattern){t->v[0], t->v[1], t->v[2],
+                                            a->quals[i], nq};
     }
-    g = open_source(&a, &src);
-    if (!g) {
-        st = KG_EXIT_ERROR;
-        goto out;
-    }
-    kg_match_query q = {.patterns = pats, .n_patterns = np,
-                        .opts = {.as_of = a.as_of, .limit = a.limit}};
-    kg_match_result r = {0};
-    kg_error err = {0};
-    int rc = ASK(&src, kg_client_match(src.c, &q, &r, &err),
-                 kg_query_match(g, &q, &r, &err));
-    if (rc) {
-        st = kg_cli_query_failed(a.cmd, &err, rc);
-    } else {
-        /* a daemon may send the plan without its estimates (all 0) */
-        bool estimates = ASK(&src, false, true);
-        for (size_t i = 0; i < r.n_plan; i++)
-            estimates = estimates || r.plan[i].estimate != 0;
-        kg_cli_print_match(&r, a.pos.v, a.explain, estimates,
-                           fmt_or(&a, KG_CLI_TABLE), stdout);
-        note_truncated(&a, r.truncated, r.n_rows);
-        st = kg_cli_close_out(a.cmd, stdout, NULL);
-    }
-    kg_match_result_free(&r);
-out:
-    for (size_t i = 0; tk && i < np; i++)
-        toks_free(&tk[i]);
-    for (size_t i = 0; quals && i < np; i++)
-        free(quals[i]);
-    free(tk);
-    free(quals);
-    free(pats);
-    (void)g;
-    close_source(&src);
-    args_free(&a);
-    return st;
+    return -1;
 }
+
+static int match_ask(const args *a, source *src, result *r, kg_error *err)
+{
+    kg_match_query q = {.patterns = a->patterns, .n_patterns = a->pos.n,
+                        .opts = query_opts(a, 0)};
+    return ASK(src, kg_client_match(src->c, &q, &r->match, err),
+               kg_query_match(src->g, &q, &r->match, err));
+}
+
+static int match_show(const args *a, const source *src, const result *r)
+{
+    (void)src; /* unused without the client library */
+    /* a daemon may send the plan without its estimates (all 0) */
+    bool estimates = ASK(src, false, true);
+    for (size_t i = 0; i < r->match.n_plan; i++)
+        estimates = estimates || r->match.plan[i].estimate != 0;
+    kg_cli_print_match(&r->match, a->pos.v, a->explain, estimates,
+                       fmt_or(a, KG_CLI_TABLE), stdout);
+    return printed(a, r->match.truncated, r->match.n_rows);
+}
+
+/* ---- the commands --------------------------------------------------------------------------- */
+
+static const query_cmd entity_cmd = {
+    .name = "entity", .usage = entity_usage, .positionals_entities = true,
+    .options = (const int[]){O_GRAPH, O_HELP, O_FORMAT, 0},
+    .check = entity_check, .ask = entity_ask, .show = entity_show};
+static const query_cmd entities_cmd = {
+    .name = "entities", .usage = entities_usage,
+    .options = (const int[]){O_GRAPH, O_HELP, O_FORMAT, O_KIND, O_PREFIX,
+                             O_LIMIT, O_OFFSET, 0},
+    .check = no_positionals, .ask = entities_ask, .show = entities_show};
+static const query_cmd relations_cmd = {
+    .name = "relations", .usage = relations_usage,
+    .options = (const int[]){O_GRAPH, O_HELP, O_FORMAT, O_SUBJECT, O_RELATION,
+                             O_OBJECT, O_WHERE, O_AS_OF, O_LIMIT, 0},
+    .check = relations_check, .ask = relations_ask, .show = relations_show};
+static const query_cmd neighbors_cmd = {
+    .name = "neighbors", .usage = neighbors_usage, .positionals_entities = true,
+    .options = (const int[]){O_GRAPH, O_HELP, O_FORMAT, O_DEPTH, O_RELATION,
+                             O_DIRECTION, O_AS_OF, O_LIMIT, 0},
+    .check = neighbors_check, .ask = neighbors_ask, .show = neighbors_show};
+static const query_cmd path_cmd = {
+    .name = "path", .usage = path_usage, .positionals_entities = true,
+    .options = (const int[]){O_GRAPH, O_HELP, O_FORMAT, O_RELATION,
+                             O_DIRECTION, O_ALL, O_MAX_LENGTH, O_AS_OF,
+                             O_LIMIT, 0},
+    .check = path_check, .ask = path_ask, .show = path_show};
+static const query_cmd subgraph_cmd = {
+    .name = "subgraph", .usage = subgraph_usage, .writes_graph = true,
+    .positionals_entities = true,
+    .options = (const int[]){O_GRAPH, O_OUTPUT, O_HELP, O_FORMAT, O_DEPTH,
+                             O_RELATION, O_DIRECTION, O_AS_OF, O_LIMIT, 0},
+    .check = subgraph_check, .ask = subgraph_ask, .show = subgraph_show};
+static const query_cmd match_cmd = {
+    .name = "match", .usage = match_usage,
+    .options = (const int[]){O_GRAPH, O_HELP, O_FORMAT, O_AS_OF, O_LIMIT,
+                             O_EXPLAIN, 0},
+    .check = match_check, .ask = match_ask, .show = match_show};
+static const query_cmd stats_cmd = {
+    .name = "stats", .usage = stats_usage,
+    .options = (const int[]){O_GRAPH, O_HELP, O_FORMAT, 0},
+    .check = no_positionals, .ask = stats_ask, .show = stats_show};
+static const query_cmd export_cmd = {
+    .name = "export", .usage = export_usage, .writes_graph = true,
+    .options = (const int[]){O_GRAPH, O_OUTPUT, O_HELP, O_FORMAT, 0},
+    .check = no_positionals, .ask = export_ask, .show = export_show};
+
+/* The subcommands of cli.h. */
+int kg_cmd_entity(int argc, char **argv) { return run_query(&entity_cmd, argc, argv); }
+int kg_cmd_entities(int argc, char **argv) { return run_query(&entities_cmd, argc, argv); }
+int kg_cmd_relations(int argc, char **argv) { return run_query(&relations_cmd, argc, argv); }
+int kg_cmd_neighbors(int argc, char **argv) { return run_query(&neighbors_cmd, argc, argv); }
+int kg_cmd_path(int argc, char **argv) { return run_query(&path_cmd, argc, argv); }
+int kg_cmd_subgraph(int argc, char **argv) { return run_query(&subgraph_cmd, argc, argv); }
+int kg_cmd_match(int argc, char **argv) { return run_query(&match_cmd, argc, argv); }
+int kg_cmd_stats(int argc, char **argv) { return run_query(&stats_cmd, argc, argv); }
+int kg_cmd_export(int argc, char **argv) { return run_query(&export_cmd, argc, argv); }
