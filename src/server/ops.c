@@ -41,6 +41,7 @@ typedef enum arg_key {
 
 typedef uint32_t arg_set; /* bit k: argument k */
 #define ARG(k) ((arg_set)1 << (k))
+_Static_assert(A_COUNT <= 32, "every argument name needs a bit of arg_set");
 
 static const struct arg_def {
     const char *name;

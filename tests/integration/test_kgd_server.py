@@ -467,6 +467,28 @@ def test_automatic_snapshot(kgd, tmp_path):
     assert k.ok(op="stats")["relation_kinds"]["r"] == 40
 
 
+def test_snapshot_and_reload_give_back_removed_strings(kgd, tmp_path):
+    """docs/operations.md, "Memory over time": removing facts keeps their
+    interned strings; a snapshot and then a reload free them."""
+    k = kgd("--data", str(tmp_path / "data"))
+    start = k.ok(op="stats")
+    before = start["memory_bytes"]
+    rels = [{"subject": "S%d" % i, "relation": "r", "object": "O",
+             "evidence": "sentence %d " % i + "x" * 200} for i in range(2000)]
+    for at in range(0, len(rels), 500):
+        k.ok(op="add", relations=rels[at:at + 500])
+    added = k.ok(op="stats")["memory_bytes"]
+    for at in range(0, len(rels), 500):
+        k.ok(op="remove", entities=["S%d" % i for i in range(at, at + 500)])
+    removed = k.ok(op="stats")
+    assert removed["relations"] == start["relations"]
+    assert added - before > 2000 * 200          # the evidence is held
+    assert removed["memory_bytes"] > before + 2000 * 200  # and kept
+    k.ok(op="snapshot")
+    k.ok(op="reload")
+    assert k.ok(op="stats")["memory_bytes"] <= before + 64 * 1024
+
+
 def test_extract_and_commit(kgd):
     k = kgd()
     sub = k.subscribe(b"meets")
