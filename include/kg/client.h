@@ -260,6 +260,37 @@ int kg_client_snapshot(kg_client *c, kg_client_snapshot_info *info,
 int kg_client_reload(kg_client *c, uint64_t *entities, uint64_t *relations,
                      kg_error *err);
 
+/* ---- the change feed ----------------------------------------------------------
+ *
+ * kgd publishes every applied change on a PUB socket as [topic, body]
+ * (docs/protocol.md, "The change feed"). A kg_feed is a SUB socket on it.
+ * Like any ZeroMQ subscriber it sees only what is published after it has
+ * connected and subscribed (a few ms after kg_feed_new), and loses
+ * messages when it reads too slowly; a gap in seq shows lost requests
+ * (when subscribed to every topic). */
+typedef struct kg_feed kg_feed;
+
+/* Subscribe to endpoint (NULL = KG_CLIENT_DEFAULT_FEED; a bare
+ * "HOST:PORT" means tcp://) for the given topics: relation kinds and
+ * "entity". ZeroMQ topics are prefixes; n == 0 subscribes to every
+ * change. NULL on error (bad endpoint, out of memory). Caller owns:
+ * kg_feed_destroy. */
+kg_feed *kg_feed_new(const char *endpoint, const char *const *topics,
+                     size_t n, kg_error *err);
+/* Close and free; sets *f to NULL. Accepts NULL. */
+void kg_feed_destroy(kg_feed **f);
+const char *kg_feed_endpoint(const kg_feed *f);
+
+/* Wait up to timeout_ms (< 0: for ever) for the next change and append
+ * it to out as one change record (ENTITY_ADD/REMOVE or RELATION_ADD/
+ * REMOVE, as the request that made it said it: the names the client
+ * used, a removal's qualifier filter); *seq (may be NULL) is the journal
+ * sequence number of that request. KG_ETIMEOUT: nothing came. A message
+ * that is not a change (bad msgpack, wrong shape) is consumed and
+ * reported as KG_EPARSE with what was wrong; the next call reads on. */
+int kg_feed_next(kg_feed *f, int timeout_ms, uint64_t *seq, kg_batch *out,
+                 kg_error *err);
+
 #ifdef __cplusplus
 }
 #endif

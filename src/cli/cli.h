@@ -43,5 +43,9 @@ int kg_cmd_stats(int argc, char **argv);
 int kg_cmd_extract(int argc, char **argv);  /* src/cli/cmd_extract.c */
 int kg_cmd_build(int argc, char **argv);    /* src/cli/cmd_extract.c */
 int kg_cmd_snapshot(int argc, char **argv); /* src/cli/cmd_snapshot.c */
+int kg_cmd_add(int argc, char **argv);      /* src/cli/cmd_daemon.c */
+int kg_cmd_remove(int argc, char **argv);   /* src/cli/cmd_daemon.c */
+int kg_cmd_reload(int argc, char **argv);   /* src/cli/cmd_daemon.c */
+int kg_cmd_watch(int argc, char **argv);    /* src/cli/cmd_daemon.c */
 
 #endif

@@ -5,6 +5,7 @@
  * default graph itself, which is the hand-made answer for one article.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 #include "kg/extract.h"
 #include "kg/io.h"
 
+#ifdef KG_CLI_HAVE_CLIENT
+#include "kg/client.h"
+#endif
+
 #define MAX_GRAPHS 64
 #define MAX_ARTICLES 100000
 
@@ -24,6 +29,7 @@ typedef struct xopts {
     const char *date, *out_dir, *out_file, *data_dir;
     kg_format fmt;
     bool no_world;
+    bool commit; /* -s: the daemon adds the facts too */
     const char *graphs[MAX_GRAPHS];
     size_t n_graphs;
     char **articles;
@@ -40,6 +46,14 @@ static void usage(FILE *f, const char *cmd)
                 "(or an empty graph); each relation keeps source, doc_date, evidence\n"
                 "and span. Entities are recognised from graphs/world.gv and the -g\n"
                 "graphs.\n");
+    else if (kg_cli.server)
+        fprintf(f,
+                "usage: kg -s ENDPOINT extract ARTICLE... [--date YYYY-MM-DD] [--commit]\n"
+                "                  [--format tsv|json|dot] [--output-dir DIR]\n"
+                "Have the daemon extract the facts each article states, with its served\n"
+                "graph as the gazetteer, and print them as on files. With --commit the\n"
+                "daemon also adds them (journaled, published on its change feed), one\n"
+                "all-or-nothing change per article.\n");
     else
         fprintf(f,
                 "usage: kg extract ARTICLE... [--date YYYY-MM-DD] [--format tsv|json|dot]\n"
@@ -66,6 +80,10 @@ static int parse_args(int argc, char **argv, xopts *o)
         }
         if (!strcmp(a, "--no-world")) {
             o->no_world = true;
+            continue;
+        }
+        if (!strcmp(a, "--commit")) {
+            o->commit = true;
             continue;
         }
         bool takes = !strcmp(a, "-g") || !strcmp(a, "--graph") ||
@@ -118,6 +136,22 @@ static int parse_args(int argc, char **argv, xopts *o)
     if (!o->n_articles) {
         fprintf(stderr, "kg %s: no article given\n", o->cmd);
         usage(stderr, o->cmd);
+        return KG_EXIT_USAGE;
+    }
+    if (kg_cli.server && !strcmp(o->cmd, "build")) {
+        fprintf(stderr, "kg build: writes a graph file from articles and files; to add "
+                        "an article's facts to a daemon use 'kg -s ENDPOINT extract "
+                        "--commit'\n");
+        return KG_EXIT_USAGE;
+    }
+    if (kg_cli.server && (o->n_graphs || o->data_dir || o->no_world)) {
+        fprintf(stderr, "kg %s: -g, --data-dir and --no-world choose a local gazetteer; "
+                        "with -s the daemon's graph is the gazetteer\n", o->cmd);
+        return KG_EXIT_USAGE;
+    }
+    if (o->commit && !kg_cli.server) {
+        fprintf(stderr, "kg %s: --commit adds the facts to a daemon: give -s ENDPOINT\n",
+                o->cmd);
         return KG_EXIT_USAGE;
     }
     if (!strcmp(o->cmd, "build") && !o->out_file) {
@@ -263,6 +297,98 @@ static void out_path(const char *dir, const char *article, kg_format fmt,
     snprintf(buf, cap, "%s/%.*s.%s", dir, (int)n, base, ext);
 }
 
+/* The local extractor: its gazetteer is the world catalog and the -g
+ * graphs; for build, *base gets the -g graphs (or an empty graph). */
+static kg_extractor *local_extractor(const xopts *o, bool build, kg_graph **base,
+                                     kg_error *err)
+{
+    const char *paths[MAX_GRAPHS + 1];
+    size_t np = 0;
+    char wbuf[4096];
+    const char *world = o->no_world ? NULL : world_graph(wbuf, sizeof wbuf);
+    if (!o->no_world && !world)
+        fprintf(stderr, "kg %s: warning: no world catalog (graphs/world.gv); "
+                        "only -g graphs name entities\n", o->cmd);
+    if (world)
+        paths[np++] = world;
+    for (size_t i = 0; i < o->n_graphs; i++)
+        paths[np++] = o->graphs[i];
+    kg_graph *gaz = np ? kg_cli_load_graphs(o->cmd, paths, np) : kg_graph_new();
+    if (build)
+        *base = o->n_graphs ? kg_cli_load_graphs(o->cmd, o->graphs, o->n_graphs)
+                            : kg_graph_new();
+    kg_extractor *x = gaz && (!build || *base) ? kg_extractor_new(gaz, o->data_dir, err)
+                                                : NULL;
+    kg_graph_destroy(&gaz);
+    return x;
+}
+
+/* Where an article's facts come from: the local extractor, or a daemon's
+ * (`kg -s ENDPOINT extract`). */
+typedef struct source {
+    kg_extractor *x;
+#ifdef KG_CLI_HAVE_CLIENT
+    kg_client *c;
+    uint64_t last_seq;
+    size_t committed;
+#endif
+} source;
+
+static int extract_one(source *src, const xopts *o, const char *path, const char *text,
+                       size_t len, kg_batch *batch, kg_extract_stats *stats,
+                       kg_error *err)
+{
+    /* The article's "# source:" line, when it has one, wins over its path. */
+    const char *name = has_source_line(text, len) ? NULL : path;
+#ifdef KG_CLI_HAVE_CLIENT
+    if (src->c) {
+        bool committed = false;
+        uint64_t seq = 0;
+        size_t before = kg_batch_count(batch);
+        int rc = kg_client_extract(src->c, text, name, o->date, o->commit, batch,
+                                   &committed, &seq, err);
+        if (rc)
+            return rc;
+        for (size_t i = before; i < kg_batch_count(batch); i++)
+            stats->facts += kg_batch_get(batch, i)->op == KG_CHANGE_RELATION_ADD;
+        if (committed) {
+            src->committed++;
+            src->last_seq = seq;
+        }
+        return 0;
+    }
+#endif
+    kg_extract_options eo = {name, o->date};
+    return kg_extract_text(src->x, text, len, &eo, batch, stats, err);
+}
+
+/* Connect for `kg -s ENDPOINT extract`: 0, or an exit status. */
+static int open_daemon(source *src, const char *cmd)
+{
+#ifdef KG_CLI_HAVE_CLIENT
+    kg_error err;
+    src->c = kg_client_new(kg_cli.server, &err);
+    if (src->c && kg_client_ping(src->c, NULL, &err) == 0)
+        return 0;
+    fprintf(stderr, "kg %s: %s\n", cmd, err.message);
+    kg_client_destroy(&src->c);
+    return KG_EXIT_ERROR;
+#else
+    fprintf(stderr, "kg %s: --server: this kg was built without the client library\n",
+            cmd);
+    (void)src;
+    return KG_EXIT_ERROR;
+#endif
+}
+
+static void close_source(source *src)
+{
+    kg_extractor_destroy(&src->x);
+#ifdef KG_CLI_HAVE_CLIENT
+    kg_client_destroy(&src->c);
+#endif
+}
+
 static int run(int argc, char **argv)
 {
     xopts o = {0};
@@ -277,32 +403,20 @@ static int run(int argc, char **argv)
     if (o.fmt == KG_FORMAT_AUTO)
         o.fmt = KG_FORMAT_DOT;
 
-    /* the gazetteer: world catalog + -g graphs */
-    const char *paths[MAX_GRAPHS + 1];
-    size_t np = 0;
-    char wbuf[4096];
-    const char *world = o.no_world ? NULL : world_graph(wbuf, sizeof wbuf);
-    if (!o.no_world && !world)
-        fprintf(stderr, "kg %s: warning: no world catalog (graphs/world.gv); "
-                        "only -g graphs name entities\n", o.cmd);
-    if (world)
-        paths[np++] = world;
-    for (size_t i = 0; i < o.n_graphs; i++)
-        paths[np++] = o.graphs[i];
-    kg_graph *gaz = np ? kg_cli_load_graphs(o.cmd, paths, np) : kg_graph_new();
-    kg_graph *base = NULL;
-    if (build)
-        base = o.n_graphs ? kg_cli_load_graphs(o.cmd, o.graphs, o.n_graphs)
-                          : kg_graph_new();
+    source src = {0};
     kg_error err = {0};
-    kg_extractor *x = gaz && (!build || base) ? kg_extractor_new(gaz, o.data_dir, &err) : NULL;
-    kg_graph_destroy(&gaz);
-    if (!x) {
+    kg_graph *base = NULL;
+    if (kg_cli.server) {
+        rc = open_daemon(&src, o.cmd);
+    } else if (!(src.x = local_extractor(&o, build, &base, &err))) {
         if (err.message[0])
             fprintf(stderr, "kg %s: %s\n", o.cmd, err.message);
+        rc = KG_EXIT_ERROR;
+    }
+    if (rc) {
         kg_graph_destroy(&base);
         free(o.articles);
-        return KG_EXIT_ERROR;
+        return rc;
     }
     rc = 0;
     kg_extract_stats stats = {0};
@@ -325,10 +439,7 @@ static int run(int argc, char **argv)
             continue;
         }
         kg_batch_clear(batch);
-        kg_extract_options eo = {path, o.date};
-        if (has_source_line(text, len))
-            eo.source = NULL; /* the article names its own source */
-        if (kg_extract_text(x, text, len, &eo, batch, &stats, &err)) {
+        if (extract_one(&src, &o, path, text, len, batch, &stats, &err)) {
             fprintf(stderr, "kg %s: %s: %s\n", o.cmd, path, err.message);
             free(text);
             failed++;
@@ -364,13 +475,24 @@ static int run(int argc, char **argv)
         rc = KG_EIO;
     if (!rc && build && write_graph(o.cmd, base, o.fmt, o.out_file))
         rc = KG_EIO;
-    fprintf(stderr, "kg %s: %zu articles, %zu sentences, %zu facts, %zu unresolved mentions%s\n",
-            o.cmd, done, stats.sentences, stats.facts, stats.unresolved,
-            failed ? " (some articles failed)" : "");
+    const char *some = failed ? " (some articles failed)" : "";
+    if (!kg_cli.server)
+        fprintf(stderr, "kg %s: %zu articles, %zu sentences, %zu facts, %zu unresolved "
+                "mentions%s\n", o.cmd, done, stats.sentences, stats.facts, stats.unresolved,
+                some);
+#ifdef KG_CLI_HAVE_CLIENT
+    else if (src.committed)
+        fprintf(stderr, "kg %s: %zu articles, %zu facts, added to %s (last seq %" PRIu64
+                ")%s\n", o.cmd, done, stats.facts, kg_client_endpoint(src.c),
+                src.last_seq, some);
+#endif
+    else
+        fprintf(stderr, "kg %s: %zu articles, %zu facts (by the daemon's extractor)%s\n",
+                o.cmd, done, stats.facts, some);
     kg_graph_destroy(&all);
     kg_graph_destroy(&base);
     kg_batch_destroy(&batch);
-    kg_extractor_destroy(&x);
+    close_source(&src);
     free(o.articles);
     return rc || failed ? KG_EXIT_ERROR : KG_EXIT_OK;
 }

@@ -14,6 +14,10 @@
 #pragma weak kg_cmd_extract
 #pragma weak kg_cmd_build
 #pragma weak kg_cmd_snapshot
+#pragma weak kg_cmd_add
+#pragma weak kg_cmd_remove
+#pragma weak kg_cmd_reload
+#pragma weak kg_cmd_watch
 
 typedef struct subcommand {
     const char *name;
@@ -33,6 +37,10 @@ static const subcommand commands[] = {
     {"export", kg_cmd_export, "write the whole graph as DOT, TSV or JSON"},
     {"extract", kg_cmd_extract, "extract facts from news articles"},
     {"build", kg_cmd_build, "build a graph from articles and graph files"},
+    {"add", kg_cmd_add, "add the facts of files to a daemon (all or nothing)"},
+    {"remove", kg_cmd_remove, "remove facts or entities from a daemon"},
+    {"reload", kg_cmd_reload, "have a daemon read its graph files again"},
+    {"watch", kg_cmd_watch, "print a daemon's changes as they are applied"},
     {"snapshot", kg_cmd_snapshot, "journal snapshots"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

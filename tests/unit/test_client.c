@@ -1051,6 +1051,171 @@ static void test_writes(void **state)
     kg_batch_destroy(&b);
 }
 
+/* ---- the change feed ------------------------------------------------------------ */
+
+/* A PUB socket of this test's own, bound on a free port. */
+typedef struct pub {
+    void *ctx, *sock;
+    char endpoint[256];
+} pub;
+
+static void pub_open(pub *p)
+{
+    p->ctx = zmq_ctx_new();
+    p->sock = zmq_socket(p->ctx, ZMQ_PUB);
+    int zero = 0;
+    zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_bind(p->sock, "tcp://127.0.0.1:*"), 0);
+    size_t len = sizeof p->endpoint;
+    assert_int_equal(zmq_getsockopt(p->sock, ZMQ_LAST_ENDPOINT, p->endpoint, &len), 0);
+}
+
+static void pub_close(pub *p)
+{
+    zmq_close(p->sock);
+    zmq_ctx_term(p->ctx);
+}
+
+/* Publish frames (NULL-terminated list of (data, len) pairs). */
+static void pub_send(pub *p, int n, const void *const *data, const size_t *len)
+{
+    for (int i = 0; i < n; i++)
+        assert_true(zmq_send(p->sock, data[i], len[i], i + 1 < n ? ZMQ_SNDMORE : 0) >= 0);
+}
+
+/* A change body in the feed's shape, written with w. */
+static void relation_change(kg_writer *w, int64_t seq, const char *op, const char *kind,
+                            const char *rate)
+{
+    kg_writer_reset(w);
+    kg_write_map(w, 3);
+    w_kv_int(w, "seq", seq);
+    w_kv_str(w, "op", op);
+    kg_write_str(w, "relation");
+    kg_write_map(w, 5);
+    w_kv_str(w, "subject", "United States");
+    w_kv_str(w, "relation", kind);
+    w_kv_str(w, "object", "steel");
+    kg_write_str(w, "qualifiers");
+    kg_write_map(w, rate ? 1 : 0);
+    if (rate)
+        w_kv_str(w, "rate", rate);
+    kg_write_str(w, "provenance");
+    kg_write_map(w, 0);
+}
+
+static void pub_body(pub *p, const char *topic, kg_writer *w)
+{
+    size_t len;
+    const char *body = kg_writer_data(w, &len);
+    const void *d[2] = {topic, body};
+    size_t l[2] = {strlen(topic), len};
+    pub_send(p, 2, d, l);
+}
+
+static void test_feed(void **state)
+{
+    (void)state;
+    kg_error err;
+    assert_null(kg_feed_new("", NULL, 0, &err));
+    assert_int_equal(err.code, KG_EINVAL);
+    assert_null(kg_feed_new("nonsense://x", NULL, 0, &err));
+    assert_int_equal(err.code, KG_EINVAL);
+
+    pub p;
+    pub_open(&p);
+    const char *topics[] = {"tariffs-on", "entity"};
+    kg_feed *f = kg_feed_new(p.endpoint, topics, 2, &err);
+    assert_non_null(f);
+    assert_string_equal(kg_feed_endpoint(f), p.endpoint);
+    kg_batch *b = kg_batch_new();
+    kg_writer *w = kg_writer_new();
+    uint64_t seq = 0;
+
+    /* The subscription takes a moment to reach the publisher: publish
+     * until the first change comes through. */
+    relation_change(w, 1, "add", "tariffs-on", "25%");
+    int rc = KG_ETIMEOUT;
+    for (int i = 0; i < 200 && rc == KG_ETIMEOUT; i++) {
+        pub_body(&p, "tariffs-on", w);
+        rc = kg_feed_next(f, 20, &seq, b, &err);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(seq, 1);
+    assert_int_equal(kg_batch_count(b), 1);
+    const kg_change *c = kg_batch_get(b, 0);
+    assert_int_equal(c->op, KG_CHANGE_RELATION_ADD);
+    assert_string_equal(c->u.relation.subject, "United States");
+    assert_string_equal(c->u.relation.relation, "tariffs-on");
+    assert_int_equal(c->u.relation.n_quals, 1);
+    assert_string_equal(c->u.relation.quals[0].value, "25%");
+    /* drain the copies published while the subscription was joining */
+    while (kg_feed_next(f, 50, &seq, b, &err) == 0)
+        ;
+    assert_int_equal(err.code, KG_ETIMEOUT);
+
+    /* not subscribed: never delivered */
+    relation_change(w, 2, "add", "exports-to", NULL);
+    pub_body(&p, "exports-to", w);
+    /* a removal, then an entity removal (by id) */
+    relation_change(w, 3, "remove", "tariffs-on", NULL);
+    pub_body(&p, "tariffs-on", w);
+    kg_writer_reset(w);
+    kg_write_map(w, 3);
+    w_kv_int(w, "seq", 4);
+    w_kv_str(w, "op", "remove");
+    kg_write_str(w, "entity");
+    kg_write_map(w, 1);
+    w_kv_str(w, "id", "Canada");
+    pub_body(&p, "entity", w);
+    kg_batch_clear(b);
+    assert_int_equal(kg_feed_next(f, 2000, &seq, b, &err), 0);
+    assert_int_equal(seq, 3);
+    assert_int_equal(kg_batch_get(b, 0)->op, KG_CHANGE_RELATION_REMOVE);
+    assert_int_equal(kg_feed_next(f, 2000, &seq, b, &err), 0);
+    assert_int_equal(seq, 4);
+    assert_int_equal(kg_batch_count(b), 2);
+    assert_int_equal(kg_batch_get(b, 1)->op, KG_CHANGE_ENTITY_REMOVE);
+    assert_string_equal(kg_batch_get(b, 1)->u.entity.id, "Canada");
+
+    /* what is not a change: reported, consumed, and the next one reads */
+    const char *bad_msgpack = "\xc1";
+    const void *one[1] = {"entity"};
+    size_t one_len[1] = {6};
+    pub_send(&p, 1, one, one_len); /* no body */
+    const void *junk[2] = {"entity", bad_msgpack};
+    size_t junk_len[2] = {6, 1};
+    pub_send(&p, 2, junk, junk_len);
+    relation_change(w, 5, "replace", "tariffs-on", NULL); /* unknown op */
+    pub_body(&p, "tariffs-on", w);
+    kg_writer_reset(w);
+    kg_write_map(w, 2);
+    w_kv_int(w, "seq", 6);
+    w_kv_str(w, "op", "add"); /* neither relation nor entity */
+    pub_body(&p, "entity", w);
+    relation_change(w, 7, "add", "tariffs-on", "10%");
+    pub_body(&p, "tariffs-on", w);
+    const char *want[] = {"frame", "offset", "not replace", "one of relation"};
+    kg_batch_clear(b);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(kg_feed_next(f, 2000, &seq, b, &err), KG_EPARSE);
+        assert_non_null(strstr(err.message, want[i]));
+    }
+    assert_int_equal(kg_batch_count(b), 0);
+    assert_int_equal(kg_feed_next(f, 2000, &seq, b, &err), 0);
+    assert_int_equal(seq, 7);
+    assert_string_equal(kg_batch_get(b, 0)->u.relation.quals[0].value, "10%");
+    /* nothing more: a timeout */
+    assert_int_equal(kg_feed_next(f, 30, &seq, b, &err), KG_ETIMEOUT);
+
+    kg_writer_destroy(&w);
+    kg_batch_destroy(&b);
+    kg_feed_destroy(&f);
+    assert_null(f);
+    kg_feed_destroy(&f); /* NULL: fine */
+    pub_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1073,6 +1238,7 @@ int main(void)
         FIXTURE_TEST(test_match_entities_stats),
         FIXTURE_TEST(test_subgraph_export_text),
         FIXTURE_TEST(test_writes),
+        cmocka_unit_test(test_feed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,217 @@
+/* feed.c - the change feed's subscriber (include/kg/client.h): a SUB
+ * socket on kgd's PUB endpoint; each [topic, body] message becomes one
+ * change record through the same shape readers as requests (kg/proto.h),
+ * so a published change and a requested one cannot be read apart. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "kg/client.h"
+
+/* A published change is one relation or entity with its qualifiers and
+ * evidence: far below the request limit, which also bounds it. */
+#define FEED_MAX_BYTES ((int64_t)KG_PROTO_MAX_BYTES)
+
+struct kg_feed {
+    void *ctx;
+    void *sock;
+    char *endpoint;
+};
+
+kg_feed *kg_feed_new(const char *endpoint, const char *const *topics,
+                     size_t n, kg_error *err)
+{
+    if (!endpoint)
+        endpoint = KG_CLIENT_DEFAULT_FEED;
+    if (!endpoint[0]) {
+        kg_error_set(err, KG_EINVAL, "empty endpoint");
+        return NULL;
+    }
+    kg_feed *f = calloc(1, sizeof *f);
+    size_t len = strlen(endpoint);
+    bool bare = strstr(endpoint, "://") == NULL;
+    if (f) {
+        f->endpoint = malloc(len + (bare ? 7 : 1));
+        f->ctx = zmq_ctx_new();
+    }
+    if (!f || !f->endpoint || !f->ctx) {
+        kg_error_set(err, KG_ENOMEM, "out of memory");
+        kg_feed_destroy(&f);
+        return NULL;
+    }
+    snprintf(f->endpoint, len + (bare ? 7 : 1), "%s%s", bare ? "tcp://" : "",
+             endpoint);
+    f->sock = zmq_socket(f->ctx, ZMQ_SUB);
+    int zero = 0;
+    int64_t maxmsg = FEED_MAX_BYTES;
+    if (!f->sock || zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof zero) ||
+        zmq_setsockopt(f->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)) {
+        kg_error_set(err, KG_EIO, "cannot create a socket for %s: %s",
+                     f->endpoint, zmq_strerror(zmq_errno()));
+        kg_feed_destroy(&f);
+        return NULL;
+    }
+    for (size_t i = 0; i < (n ? n : 1); i++) {
+        const char *t = n ? topics[i] : "";
+        if (!t || zmq_setsockopt(f->sock, ZMQ_SUBSCRIBE, t, strlen(t))) {
+            kg_error_set(err, KG_EINVAL, "cannot subscribe to '%s'",
+                         t ? t : "(null)");
+            kg_feed_destroy(&f);
+            return NULL;
+        }
+    }
+    if (zmq_connect(f->sock, f->endpoint) != 0) {
+        int e = zmq_errno();
+        kg_error_set(err, e == EINVAL || e == EPROTONOSUPPORT ? KG_EINVAL : KG_EIO,
+                     "cannot connect to '%.200s': %s", f->endpoint, zmq_strerror(e));
+        kg_feed_destroy(&f);
+        return NULL;
+    }
+    return f;
+}
+
+void kg_feed_destroy(kg_feed **fp)
+{
+    if (!fp || !*fp)
+        return;
+    kg_feed *f = *fp;
+    if (f->sock)
+        zmq_close(f->sock);
+    if (f->ctx)
+        zmq_ctx_term(f->ctx);
+    free(f->endpoint);
+    free(f);
+    *fp = NULL;
+}
+
+const char *kg_feed_endpoint(const kg_feed *f)
+{
+    return f ? f->endpoint : "";
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Wait for a message: 1 there is one, 0 timed out, <0 error (err set). */
+static int wait_message(kg_feed *f, int timeout_ms, kg_error *err)
+{
+    uint64_t deadline = timeout_ms >= 0 ? now_ms() + (uint64_t)timeout_ms : 0;
+    for (;;) {
+        long wait = -1;
+        if (timeout_ms >= 0) {
+            uint64_t t = now_ms();
+            wait = t >= deadline ? 0 : (long)(deadline - t);
+        }
+        zmq_pollitem_t it = {f->sock, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&it, 1, wait);
+        if (n > 0)
+            return 1;
+        if (n < 0 && zmq_errno() != EINTR)
+            return kg_error_set(err, KG_EIO, "cannot poll %s: %s", f->endpoint,
+                                zmq_strerror(zmq_errno()));
+        if (n == 0 && wait >= 0 && now_ms() >= deadline)
+            return 0;
+    }
+}
+
+/* Read one whole message: its first frame (the topic) and its last (the
+ * body). 0 or <0 (err set). */
+static int read_message(kg_feed *f, zmq_msg_t *topic, zmq_msg_t *body,
+                        size_t *frames, kg_error *err)
+{
+    *frames = 0;
+    for (;;) {
+        zmq_msg_t *into = *frames == 0 ? topic : body;
+        zmq_msg_close(into);
+        zmq_msg_init(into);
+        if (zmq_msg_recv(into, f->sock, ZMQ_DONTWAIT) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            return kg_error_set(err, KG_EIO, "cannot receive from %s: %s",
+                                f->endpoint, zmq_strerror(zmq_errno()));
+        }
+        ++*frames;
+        if (!zmq_msg_more(into))
+            return 0;
+    }
+}
+
+/* The body of a change message -> one record in out. */
+static int parse_change(const kg_value *m, uint64_t *seq, kg_batch *out,
+                        kg_error *err)
+{
+    if (kg_value_type_of(m) != KG_VAL_MAP)
+        return kg_error_set(err, KG_EPARSE, "a change is a map, not %s",
+                            kg_value_type_name(kg_value_type_of(m)));
+    int64_t s;
+    if (kg_value_get_int(kg_value_get(m, "seq"), &s) || s < 0)
+        return kg_error_set(err, KG_EPARSE, "a change without a seq");
+    const char *op = kg_value_cstr(kg_value_get(m, "op"));
+    bool remove = op && !strcmp(op, "remove");
+    if (!op || (!remove && strcmp(op, "add")))
+        return kg_error_set(err, KG_EPARSE, "a change's op is \"add\" or "
+                            "\"remove\", not %s", op ? op : "missing");
+    const kg_value *r = kg_value_get(m, "relation");
+    const kg_value *e = kg_value_get(m, "entity");
+    if (!r == !e)
+        return kg_error_set(err, KG_EPARSE, "a change has one of relation "
+                            "and entity");
+    kg_error perr;
+    int rc = r ? kg_proto_relation_to_batch(r, remove, out, "relation", &perr)
+               : kg_proto_entity_to_batch(e, remove, out, "entity", &perr);
+    if (rc == KG_ENOMEM)
+        return kg_error_set(err, KG_ENOMEM, "out of memory");
+    if (rc)
+        return kg_error_set(err, KG_EPARSE, "%s", perr.message);
+    if (seq)
+        *seq = (uint64_t)s;
+    return 0;
+}
+
+int kg_feed_next(kg_feed *f, int timeout_ms, uint64_t *seq, kg_batch *out,
+                 kg_error *err)
+{
+    if (!f || !out)
+        return kg_error_set(err, KG_EINVAL, "feed: no feed or batch");
+    int rc = wait_message(f, timeout_ms, err);
+    if (rc <= 0)
+        return rc < 0 ? KG_EIO
+                      : kg_error_set(err, KG_ETIMEOUT, "no change from %s within "
+                                     "%d ms", f->endpoint, timeout_ms);
+    zmq_msg_t topic, body;
+    zmq_msg_init(&topic);
+    zmq_msg_init(&body);
+    size_t frames;
+    rc = read_message(f, &topic, &body, &frames, err);
+    kg_value *m = NULL;
+    if (!rc && frames != 2)
+        rc = kg_error_set(err, KG_EPARSE, "a change is [topic, body], not %zu "
+                          "frame%s", frames, frames == 1 ? "" : "s");
+    if (!rc) {
+        kg_proto_limits lim;
+        kg_proto_limits_init(&lim);
+        lim.utf8 = true;
+        kg_error derr;
+        int d = kg_proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), &lim,
+                                &m, &derr);
+        if (d == KG_ENOMEM)
+            rc = kg_error_set(err, KG_ENOMEM, "out of memory");
+        else if (d)
+            rc = kg_error_set(err, KG_EPARSE, "%s", derr.message);
+        else
+            rc = parse_change(m, seq, out, err);
+    }
+    kg_value_destroy(&m);
+    zmq_msg_close(&topic);
+    zmq_msg_close(&body);
+    return rc;
+}
