@@ -29,9 +29,11 @@
  * call: the caller must not apply the batch and replies `io`; later appends
  * work again once space is freed. A failed kg_journal_sync returns KG_EIO
  * after cutting the journal back to the last successful sync: the batches
- * appended since were not acknowledged and are not on disk, so the caller
- * must drop them from its graph too (rebuild: base + kg_journal_load) -
- * kg_journal_sync_needs_rebuild() says so.
+ * appended since were not acknowledged and are not on disk (their sequence
+ * numbers go back too), so the caller must drop them from its graph too
+ * (rebuild: base + kg_journal_load) - kg_journal_sync_needs_rebuild() says
+ * so. A failed kg_journal_tick (policy interval) cuts nothing: those
+ * batches were acknowledged already.
  *
  * The library never prints: recovery reports what it did through a
  * warning callback. Not thread-safe: one owner.
@@ -115,7 +117,9 @@ int kg_journal_load(kg_journal *j, kg_graph *g, kg_journal_warn_fn warn,
                     void *ctx, kg_error *err);
 
 /* Append one batch as the next record; *seq (optional) gets its sequence
- * number (the first is 1, then +1 per batch; never reused). The batch is
+ * number (the first is 1, then +1 per batch; the numbers of batches that a
+ * failed kg_journal_sync cut are given out again, no other number is ever
+ * reused). The batch is
  * written but durable only after kg_journal_sync (policy always). KG_EIO
  * on failure, with the journal unchanged. KG_EINVAL before kg_journal_load
  * or in read-only mode. */
@@ -133,6 +137,10 @@ bool kg_journal_sync_needs_rebuild(const kg_journal *j);
  * `interval` it fdatasyncs when fsync_interval_ms has passed since the
  * last sync and something was appended. 0 or KG_EIO. */
 int kg_journal_tick(kg_journal *j, uint64_t now_ms, kg_error *err);
+/* fdatasync what was appended since the last fdatasync, under every policy
+ * (a clean stop: kg_journal_destroy does the same but cannot report). 0 or
+ * KG_EIO. */
+int kg_journal_flush(kg_journal *j, kg_error *err);
 
 /* Figures for `stats` and the auto-snapshot rule. */
 uint64_t kg_journal_seq(const kg_journal *j);       /* last seq written */

@@ -45,6 +45,7 @@ struct kg_journal {
     uint64_t off;        /* end of the last good record */
     uint64_t synced;     /* offset known durable (policy always) */
     uint64_t seq;        /* last seq written */
+    uint64_t synced_seq; /* last seq at offset synced */
     uint64_t snap_seq;   /* newest snapshot's seq */
     bool have_snap;
     bool loaded;
@@ -820,7 +821,7 @@ static int recover(kg_journal *j, kg_graph *g, kg_journal_warn_fn warn,
         j->base = cur_base;
         j->off = cur_end;
     }
-    j->seq = last_seq;
+    j->seq = j->synced_seq = last_seq;
 out:
     kg_batch_destroy(&batch);
     dirlist_free(&d);
@@ -948,8 +949,10 @@ int kg_journal_sync(kg_journal *j, kg_error *err)
         return rc;
     }
     if (j->o.fsync != KG_FSYNC_ALWAYS || j->off == j->synced) {
-        if (j->o.fsync != KG_FSYNC_ALWAYS)
+        if (j->o.fsync != KG_FSYNC_ALWAYS) {
             j->synced = j->off;
+            j->synced_seq = j->seq;
+        }
         return 0;
     }
     if (fdatasync(j->fd) < 0) {
@@ -961,12 +964,16 @@ int kg_journal_sync(kg_journal *j, kg_error *err)
         (void)!ftruncate(j->fd, (off_t)j->synced);
         (void)fdatasync(j->fd);
         j->off = j->synced;
+        /* Their numbers go too: they were never acknowledged nor
+         * published, and a restart would hand them out again anyway. */
+        j->seq = j->synced_seq;
         j->needs_rebuild = true;
         return kg_error_set(err, KG_EIO, "%s: fsync failed: %s; the changes "
                             "since the last sync were not saved", j->path,
                             strerror(e));
     }
     j->synced = j->off;
+    j->synced_seq = j->seq;
     j->dirty = false;
     return 0;
 }
@@ -988,6 +995,17 @@ int kg_journal_tick(kg_journal *j, uint64_t now_ms, kg_error *err)
     int rc = check_present(j, err);
     if (rc)
         return rc;
+    if (fdatasync(j->fd) < 0)
+        return kg_error_set(err, KG_EIO, "%s: fsync failed: %s", j->path,
+                            strerror(errno));
+    j->dirty = false;
+    return 0;
+}
+
+int kg_journal_flush(kg_journal *j, kg_error *err)
+{
+    if (!j || j->fd < 0 || !j->dirty)
+        return 0;
     if (fdatasync(j->fd) < 0)
         return kg_error_set(err, KG_EIO, "%s: fsync failed: %s", j->path,
                             strerror(errno));
@@ -1054,6 +1072,7 @@ int kg_journal_snapshot(kg_journal *j, const kg_graph *base, const kg_graph *g,
             return rc; /* old journal still current and consistent */
         remove_file(j, old_base, true, NULL, NULL, NULL);
     }
+    j->synced_seq = S; /* durable in the snapshot, synced or not before */
     if (had_snap && old_snap != S)
         remove_file(j, old_snap, false, NULL, NULL, NULL);
     (void)jfsync_dir(j->dir);

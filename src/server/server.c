@@ -7,7 +7,9 @@
  * durable with ONE journal sync (group commit), then sends the replies and
  * finally publishes the changes. So a reply to a write is never sent
  * before the write is on disk, and nobody - not even a reader in the same
- * round - sees a change before it is durable.
+ * round - sees a change before it is durable. Unless the sync fails: then
+ * the round's writes fail, and until rebuild() has replaced the graph,
+ * readers (those of the round too) still see them.
  */
 #include "server_int.h"
 
@@ -607,6 +609,11 @@ static void free_server(kg_server *s)
         kg_error err;
         if (!s->read_only && kg_journal_sync(s->j, &err))
             kg_log(KG_LOG_ERROR, "final journal sync: %s", err.message);
+        /* Under `interval` and `none` the last writes are flushed only
+         * now: a failure must not pass in silence. */
+        else if (kg_journal_flush(s->j, &err))
+            kg_log(KG_LOG_ERROR, "final journal flush: %s; the writes since "
+                   "the last flush may not be on disk", err.message);
         kg_journal_destroy(&s->j);
     }
     if (s->router)
