@@ -20,6 +20,7 @@ e.g.
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -41,6 +42,13 @@ def thread_ticks(pid):
         fields = stat[stat.rindex(")") + 2:].split()
         out[tid] = (comm, int(fields[11]) + int(fields[12]))  # utime + stime
     return out
+
+
+def machine_idle():
+    """Idle ticks of all CPUs together, from /proc/stat (idle + iowait)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return int(fields[4]) + int(fields[5])
 
 
 def main():
@@ -75,10 +83,12 @@ def main():
         if ep is None:
             sys.exit("server did not start:\n" + open(log_path).read())
         before = thread_ticks(p.pid)
+        idle0, gen0 = machine_idle(), resource.getrusage(resource.RUSAGE_CHILDREN)
         r = subprocess.run([os.path.join(a.build, "bench", "bench_server"), "load",
                             "--endpoint", ep, "--seconds", str(a.seconds), "--warmup", "0"]
                            + load_args, stdout=subprocess.PIPE, text=True)
         after = thread_ticks(p.pid)
+        idle1, gen1 = machine_idle(), resource.getrusage(resource.RUSAGE_CHILDREN)
         print(r.stdout.strip())
         if r.returncode != 0:
             return r.returncode
@@ -89,6 +99,9 @@ def main():
         for tid, (comm, t1) in sorted(after.items()):
             t0 = before.get(tid, (comm, 0))[1]
             print("  %-12s %7.3f us CPU per request" % (comm, (t1 - t0) / hz * 1e6 / n))
+        gen = (gen1.ru_utime + gen1.ru_stime) - (gen0.ru_utime + gen0.ru_stime)
+        print("  %-12s %7.3f us CPU per request" % ("(load)", gen * 1e6 / n))
+        print("  %-12s %7.3f us per request" % ("(idle)", (idle1 - idle0) / hz * 1e6 / n))
         return 0
     finally:
         p.terminate()
