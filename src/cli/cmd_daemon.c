@@ -474,6 +474,55 @@ static void print_change(const kg_change *c, uint64_t seq, bool json, FILE *out)
     fflush(out);
 }
 
+/* The daemon's change feed, from its `stats` (kg -s ENDPOINT watch
+ * without --feed). A wildcard host there (0.0.0.0, [::] or the asterisk)
+ * becomes the host the daemon was reached on. Caller frees;
+ * NULL after printing why. */
+static char *ask_feed(const char *server)
+{
+    kg_error err;
+    kg_client *c = kg_client_new(server, &err);
+    kg_value *req = kg_value_new_map(), *res = NULL;
+    char *out = NULL;
+    int rc = c ? 0 : err.code;
+    if (!rc && (!req || kg_value_map_set(req, "op", kg_value_new_str("stats"))))
+        rc = kg_error_set(&err, KG_ENOMEM, "out of memory");
+    if (!rc)
+        rc = kg_client_call(c, req, &res, &err);
+    if (!rc) {
+        const char *feed = kg_value_cstr(kg_value_get(res, "feed"));
+        const char *at = feed ? strstr(feed, "://") : NULL;
+        if (!feed || !at) {
+            kg_cli_err("watch", "%s does not say where its change feed is: give --feed",
+                       kg_client_endpoint(c));
+        } else if (!strncmp(feed, "tcp://0.0.0.0:", 14) || !strncmp(feed, "tcp://*:", 8) ||
+                   !strncmp(feed, "tcp://[::]:", 11)) {
+            /* the host of the request endpoint, then the feed's port */
+            const char *ep = kg_client_endpoint(c) + 6; /* after "tcp://" */
+            const char *colon = strrchr(ep, ':');
+            const char *port = strrchr(feed, ':');
+            size_t hlen = colon ? (size_t)(colon - ep) : strlen(ep);
+            size_t n = 6 + hlen + strlen(port) + 1;
+            if (strncmp(kg_client_endpoint(c), "tcp://", 6)) {
+                kg_cli_err("watch", "the feed %s is on tcp, the daemon was reached on "
+                           "%s: give --feed", feed, kg_client_endpoint(c));
+            } else if ((out = malloc(n))) {
+                snprintf(out, n, "tcp://%.*s%s", (int)hlen, ep, port);
+            }
+        } else {
+            out = strdup(feed);
+        }
+        if (!out && feed && at)
+            kg_cli_err("watch", "out of memory");
+    } else {
+        kg_cli_err("watch", "%s", err.message);
+    }
+    kg_value_destroy(&res);
+    kg_value_destroy(&req);
+    kg_client_destroy(&c);
+    return out;
+}
+
 static void watch_usage(FILE *f)
 {
     fputs("Usage: kg [-s ENDPOINT] watch [TOPIC...] [--feed ENDPOINT] [--count N]\n"
@@ -481,9 +530,9 @@ static void watch_usage(FILE *f)
           "Print the daemon's changes as they are applied. TOPICs are relation\n"
           "kinds (tariffs-on, ...) and 'entity'; none means every change.\n"
           "\n"
-          "  --feed ENDPOINT  the daemon's change feed (default "
-          KG_CLIENT_DEFAULT_FEED ";\n"
-          "                   -s names the request socket, not this one)\n"
+          "  --feed ENDPOINT  the daemon's change feed (default: the one the\n"
+          "                   daemon named by -s reports, else "
+          KG_CLIENT_DEFAULT_FEED ")\n"
           "  --count N        stop after N changes (exit 1 if --seconds ends first)\n"
           "  --seconds S      stop after S seconds\n"
           "  --format F       text (default): one line per change;\n"
@@ -505,7 +554,8 @@ int kg_cmd_watch(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *feed_ep = KG_CLIENT_DEFAULT_FEED;
+    const char *feed_ep = NULL;
+    char *asked = NULL;
     unsigned long count = 0;
     double seconds = -1;
     bool json = false;
@@ -551,8 +601,16 @@ int kg_cmd_watch(int argc, char **argv)
         kg_cli_list_free(&topics);
         return status;
     }
+    if (!feed_ep && kg_cli.server) {
+        if (!(feed_ep = asked = ask_feed(kg_cli.server))) {
+            kg_cli_list_free(&topics);
+            return KG_EXIT_ERROR;
+        }
+    }
     kg_error err;
-    kg_feed *f = kg_feed_new(feed_ep, topics.v, topics.n, &err);
+    kg_feed *f = kg_feed_new(feed_ep ? feed_ep : KG_CLIENT_DEFAULT_FEED, topics.v,
+                             topics.n, &err);
+    free(asked);
     kg_batch *b = kg_batch_new();
     if (!f || !b) {
         kg_cli_err("watch", "%s", f ? "out of memory" : err.message);

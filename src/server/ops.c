@@ -540,7 +540,7 @@ static int op_stats(kg_server *s, kg_slot *slot, const op_args *a,
 {
     (void)slot; (void)a;
     const kg_graph *g = s->g;
-    kg_write_map(w, 12);
+    kg_write_map(w, 13);
     kg_write_str(w, "entities");
     kg_write_uint(w, kg_entity_count(g));
     kg_write_str(w, "relations");
@@ -595,6 +595,7 @@ static int op_stats(kg_server *s, kg_slot *slot, const op_args *a,
     kg_write_str(w, "reloading");
     kg_write_bool(w, s->reloading);
     write_kv_str(w, "version", KG_VERSION);
+    write_kv_str(w, "feed", s->published);
     return 0;
 }
 

@@ -265,7 +265,8 @@ class Watcher:
 def test_watch(kgd_factory, tmp_path):
     d = kgd_factory.start()
     w = Watcher("watch", "--feed", d.feed, "--format", "json")
-    t = Watcher("watch", "--feed", d.feed, "tariffs-on")
+    # without --feed: the daemon named by -s says where its feed is
+    t = Watcher("-s", d.endpoint, "watch", "tariffs-on")
     try:
         # a subscriber sees only what is published after it has joined:
         # poke with entity adds until both see one
@@ -343,3 +344,24 @@ def test_extract_through_the_daemon(kgd_factory, source_dir):
     assert "added to %s" % d.endpoint in r.stderr, r.stderr
     got = sorted(o for o, _ in tariffs_of(d.endpoint, "China"))
     assert got == ["cognac", "pork"]
+
+
+def test_watch_finds_a_wildcard_feed(kgd_factory):
+    d = kgd_factory.start(publish="tcp://0.0.0.0:*")
+    assert d.feed.startswith("tcp://0.0.0.0:")
+    port = d.feed.rsplit(":", 1)[1]
+    p = subprocess.Popen([KG, "-s", d.endpoint, "watch", "--count", "1", "entity"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = p.stderr.readline()
+    assert first == "kg watch: watching tcp://127.0.0.1:%s for entity\n" % port, first
+    i = 0
+    while p.poll() is None and i < 400:
+        i += 1
+        d.ok(op="add", entities=[{"id": "wild-%d" % i, "kind": "thing"}])
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    assert out.startswith("seq ") and "add entity: wild-" in out, out
+    # a daemon that is not there: a clear error, no default guessed
+    r = run("-s", "tcp://127.0.0.1:1", "watch")
+    assert r.returncode == 1 and r.stderr.startswith("kg watch: ") and "no reply" in r.stderr, \
+        r.stderr

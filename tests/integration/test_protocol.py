@@ -93,6 +93,7 @@ def test_stats(kgd):
     # Every request was read in some round; a round reads at least one.
     assert 1 <= s["requests"]["rounds"] <= s["requests"]["total"]
     assert s["journal"] is None  # no --data
+    assert s["feed"] == kgd.feed  # where the change feed is bound
 
 
 def test_stats_rounds_count_pipelined_requests(kgd):
