@@ -6,8 +6,10 @@ none means every change. Stops after --count changes or --seconds of
 waiting, if given (otherwise runs until interrupted).
 
 Usage:
-    watch_feed.py [TOPIC...] [--endpoint tcp://127.0.0.1:7412]
+    watch_feed.py [TOPIC...] [--endpoint tcp://127.0.0.1:7412 | --server ENDPOINT]
                   [--count N] [--seconds S]
+
+--server asks the daemon at its request ENDPOINT where its feed is.
 
 Example (in another terminal, add a tariff with the Python client):
     $ ./watch_feed.py tariffs-on
@@ -17,7 +19,7 @@ import argparse
 import sys
 import time
 
-from _common import add_endpoint, kgd
+from _common import add_endpoint, fail, kgd
 
 
 def describe(ch):
@@ -39,11 +41,19 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("topics", nargs="*", metavar="TOPIC")
     add_endpoint(ap, feed=True)
+    ap.add_argument("--server", help="find the feed from the daemon at this request "
+                                     "endpoint (its stats)")
     ap.add_argument("--count", type=int, help="stop after N changes")
     ap.add_argument("--seconds", type=float, help="stop after S seconds")
     a = ap.parse_args(argv)
     deadline = None if a.seconds is None else time.monotonic() + a.seconds
     seen = 0
+    if a.server:
+        try:
+            with kgd.Client(a.server, timeout=a.timeout) as c:
+                a.endpoint = c.feed_endpoint()
+        except kgd.KgdError as e:
+            return fail("watch_feed.py", e)
     with kgd.Feed(a.endpoint, topics=a.topics) as feed:
         print("watching %s for %s" % (a.endpoint, ", ".join(a.topics) or "every change"),
               flush=True)

@@ -95,10 +95,13 @@ def test_match(kgd):
     assert out.splitlines()[1] == "Xi Jinping"
 
 
-def test_watch_feed(kgd_fresh):
+@pytest.mark.parametrize("how", ["--endpoint", "--server"])
+def test_watch_feed(kgd_fresh, how):
+    """The feed named directly, or found from the daemon's stats."""
     import kgd as K
+    where = kgd_fresh.feed if how == "--endpoint" else kgd_fresh.endpoint
     p = subprocess.Popen([sys.executable, os.path.join(EXAMPLES, "watch_feed.py"),
-                          "tariffs-on", "--endpoint", kgd_fresh.feed, "--count", "1",
+                          "tariffs-on", how, where, "--count", "1",
                           "--seconds", "60"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

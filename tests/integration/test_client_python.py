@@ -91,3 +91,21 @@ def test_many_clients_share_a_context(kgd):
     finally:
         for c in clients:
             c.close()
+
+
+def test_feed_endpoint(kgd_factory):
+    """Client.feed_endpoint(): the feed the daemon reports in stats, a
+    wildcard bind address taken on the host the client used."""
+    d = kgd_factory.start(publish="tcp://0.0.0.0:*")
+    port = d.feed.rsplit(":", 1)[1]
+    with K.Client(d.endpoint) as c:
+        assert c.stats()["feed"] == d.feed
+        assert c.feed_endpoint() == "tcp://127.0.0.1:%s" % port
+        with c.feed(["entity"]) as f:
+            assert f.endpoint == "tcp://127.0.0.1:%s" % port
+            got, i = None, 0
+            while got is None and i < 200:
+                i += 1
+                c.add(entities=[{"id": "fe-%d" % i, "kind": "thing"}])
+                got = f.recv(timeout=0.05)
+            assert got is not None and got.topic == "entity" and got.op == "add"

@@ -336,6 +336,23 @@ class Client:
         """Counts by kind, memory, uptime, requests, journal state."""
         return self.call("stats")
 
+    def feed_endpoint(self):
+        """Where this daemon publishes its changes (``stats``' ``feed``);
+        a wildcard bind address (``tcp://0.0.0.0:7412``) is taken on the
+        host this client reached the daemon on."""
+        feed = self.stats().get("feed")
+        if not isinstance(feed, str) or "://" not in feed:
+            raise ProtocolError("the daemon does not say where its change feed is")
+        for wild in ("tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"):
+            if feed.startswith(wild) and self.endpoint.startswith("tcp://"):
+                host = self.endpoint[len("tcp://"):].rsplit(":", 1)[0]
+                return "tcp://%s:%s" % (host, feed[len(wild):])
+        return feed
+
+    def feed(self, topics=None):
+        """A :class:`Feed` on this daemon's change feed (feed_endpoint())."""
+        return Feed(self.feed_endpoint(), topics=topics, context=self._ctx)
+
     def entity(self, name, as_of=None):
         """One entity by id or alias (case-insensitive), with its relation
         counts by kind (``out``, ``in``). Raises NotFound."""
