@@ -277,6 +277,13 @@ typedef struct kg_feed kg_feed;
  * kg_feed_destroy. */
 kg_feed *kg_feed_new(const char *endpoint, const char *const *topics,
                      size_t n, kg_error *err);
+/* Where the daemon that c talks to publishes its changes: the `feed` its
+ * `stats` report, a wildcard bind address there (tcp://0.0.0.0:P,
+ * tcp://[::]:P, tcp://<asterisk>:P) taken on the host c reaches it on.
+ * *out is malloc'd (caller frees). KG_EUNSUPPORTED: the daemon does not
+ * say; KG_EINVAL: a wildcard tcp feed of a daemon reached otherwise;
+ * any error of kg_client_call. */
+int kg_client_feed_endpoint(kg_client *c, char **out, kg_error *err);
 /* Close and free; sets *f to NULL. Accepts NULL. */
 void kg_feed_destroy(kg_feed **f);
 const char *kg_feed_endpoint(const kg_feed *f);

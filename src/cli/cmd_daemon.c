@@ -475,50 +475,15 @@ static void print_change(const kg_change *c, uint64_t seq, bool json, FILE *out)
 }
 
 /* The daemon's change feed, from its `stats` (kg -s ENDPOINT watch
- * without --feed). A wildcard host there (0.0.0.0, [::] or the asterisk)
- * becomes the host the daemon was reached on. Caller frees;
- * NULL after printing why. */
+ * without --feed). Caller frees; NULL after printing why. */
 static char *ask_feed(const char *server)
 {
     kg_error err;
-    kg_client *c = kg_client_new(server, &err);
-    kg_value *req = kg_value_new_map(), *res = NULL;
     char *out = NULL;
-    int rc = c ? 0 : err.code;
-    if (!rc && (!req || kg_value_map_set(req, "op", kg_value_new_str("stats"))))
-        rc = kg_error_set(&err, KG_ENOMEM, "out of memory");
-    if (!rc)
-        rc = kg_client_call(c, req, &res, &err);
-    if (!rc) {
-        const char *feed = kg_value_cstr(kg_value_get(res, "feed"));
-        const char *at = feed ? strstr(feed, "://") : NULL;
-        if (!feed || !at) {
-            kg_cli_err("watch", "%s does not say where its change feed is: give --feed",
-                       kg_client_endpoint(c));
-        } else if (!strncmp(feed, "tcp://0.0.0.0:", 14) || !strncmp(feed, "tcp://*:", 8) ||
-                   !strncmp(feed, "tcp://[::]:", 11)) {
-            /* the host of the request endpoint, then the feed's port */
-            const char *ep = kg_client_endpoint(c) + 6; /* after "tcp://" */
-            const char *colon = strrchr(ep, ':');
-            const char *port = strrchr(feed, ':');
-            size_t hlen = colon ? (size_t)(colon - ep) : strlen(ep);
-            size_t n = 6 + hlen + strlen(port) + 1;
-            if (strncmp(kg_client_endpoint(c), "tcp://", 6)) {
-                kg_cli_err("watch", "the feed %s is on tcp, the daemon was reached on "
-                           "%s: give --feed", feed, kg_client_endpoint(c));
-            } else if ((out = malloc(n))) {
-                snprintf(out, n, "tcp://%.*s%s", (int)hlen, ep, port);
-            }
-        } else {
-            out = strdup(feed);
-        }
-        if (!out && feed && at)
-            kg_cli_err("watch", "out of memory");
-    } else {
-        kg_cli_err("watch", "%s", err.message);
-    }
-    kg_value_destroy(&res);
-    kg_value_destroy(&req);
+    kg_client *c = kg_client_new(server, &err);
+    if (!c || kg_client_feed_endpoint(c, &out, &err))
+        kg_cli_err("watch", "%s%s", err.message,
+                   err.code == KG_EUNSUPPORTED || err.code == KG_EINVAL ? ": give --feed" : "");
     kg_client_destroy(&c);
     return out;
 }

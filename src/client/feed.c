@@ -89,6 +89,46 @@ void kg_feed_destroy(kg_feed **fp)
     *fp = NULL;
 }
 
+int kg_client_feed_endpoint(kg_client *c, char **out, kg_error *err)
+{
+    *out = NULL;
+    kg_value *req = kg_value_new_map(), *res = NULL;
+    int rc = !req || kg_value_map_set(req, "op", kg_value_new_str("stats"))
+                 ? kg_error_set(err, KG_ENOMEM, "out of memory")
+                 : kg_client_call(c, req, &res, err);
+    kg_value_destroy(&req);
+    if (rc)
+        return rc;
+    const char *ep = kg_client_endpoint(c);
+    const char *feed = kg_value_cstr(kg_value_get(res, "feed"));
+    static const char *const wild[] = {"tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"};
+    size_t w = 0;
+    while (feed && w < sizeof wild / sizeof *wild && strncmp(feed, wild[w], strlen(wild[w])))
+        w++;
+    if (!feed || !strstr(feed, "://")) {
+        rc = kg_error_set(err, KG_EUNSUPPORTED, "%s does not say where its change "
+                          "feed is", ep);
+    } else if (w == sizeof wild / sizeof *wild) {
+        if (!(*out = strdup(feed)))
+            rc = kg_error_set(err, KG_ENOMEM, "out of memory");
+    } else if (strncmp(ep, "tcp://", 6)) {
+        rc = kg_error_set(err, KG_EINVAL, "the change feed %s is on tcp, the daemon "
+                          "is reached on %s", feed, ep);
+    } else {
+        /* the host of the request endpoint, the port of the feed */
+        const char *host = ep + 6, *colon = strrchr(host, ':');
+        const char *port = feed + strlen(wild[w]);
+        size_t hlen = colon ? (size_t)(colon - host) : strlen(host);
+        size_t n = 6 + hlen + 1 + strlen(port) + 1;
+        if (!(*out = malloc(n)))
+            rc = kg_error_set(err, KG_ENOMEM, "out of memory");
+        else
+            snprintf(*out, n, "tcp://%.*s:%s", (int)hlen, host, port);
+    }
+    kg_value_destroy(&res);
+    return rc;
+}
+
 const char *kg_feed_endpoint(const kg_feed *f)
 {
     return f ? f->endpoint : "";

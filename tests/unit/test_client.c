@@ -275,6 +275,20 @@ static int h_ping(fake *f, const kg_value *req, int64_t id, kg_writer *w)
     return REPLY;
 }
 
+/* stats with only a "feed" (this one; NULL: none). */
+static const char *stats_feed;
+
+static int h_feed_stats(fake *f, const kg_value *req, int64_t id, kg_writer *w)
+{
+    (void)f;
+    (void)req;
+    w_ok(w, id, stats_feed ? 2 : 1);
+    w_kv_int(w, "entities", 0);
+    if (stats_feed)
+        w_kv_str(w, "feed", stats_feed);
+    return REPLY;
+}
+
 /* Replies with the error code given as the request's "code" argument. */
 static int h_error(fake *f, const kg_value *req, int64_t id, kg_writer *w)
 {
@@ -1216,6 +1230,34 @@ static void test_feed(void **state)
     pub_close(&p);
 }
 
+static void test_feed_endpoint(void **state)
+{
+    fixture *t = with_server(state, h_feed_stats);
+    char want[300], *out = NULL;
+    stats_feed = "tcp://10.1.2.3:7412";
+    assert_int_equal(kg_client_feed_endpoint(t->c, &out, &t->err), 0);
+    assert_string_equal(out, "tcp://10.1.2.3:7412");
+    free(out);
+    /* wildcards: taken on the host the client reached the daemon on */
+    const char *wild[] = {"tcp://0.0.0.0:7412", "tcp://*:7412", "tcp://[::]:7412"};
+    for (size_t i = 0; i < 3; i++) {
+        stats_feed = wild[i];
+        assert_int_equal(kg_client_feed_endpoint(t->c, &out, &t->err), 0);
+        snprintf(want, sizeof want, "%.*s:7412",
+                 (int)(strrchr(t->f->endpoint, ':') - t->f->endpoint), t->f->endpoint);
+        assert_string_equal(out, want);
+        free(out);
+    }
+    stats_feed = "ipc:///run/kgd/feed";
+    assert_int_equal(kg_client_feed_endpoint(t->c, &out, &t->err), 0);
+    assert_string_equal(out, "ipc:///run/kgd/feed");
+    free(out);
+    stats_feed = NULL; /* an older daemon */
+    assert_int_equal(kg_client_feed_endpoint(t->c, &out, &t->err), KG_EUNSUPPORTED);
+    assert_null(out);
+    assert_non_null(strstr(t->err.message, "does not say"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1239,6 +1281,7 @@ int main(void)
         FIXTURE_TEST(test_subgraph_export_text),
         FIXTURE_TEST(test_writes),
         cmocka_unit_test(test_feed),
+        FIXTURE_TEST(test_feed_endpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
