@@ -140,6 +140,40 @@ int kg_cli_bad_option(const char *cmd, int c, char **argv)
     return kg_cli_usage(cmd, "unknown option '%s'", arg);
 }
 
+int kg_cli_read_all(FILE *f, size_t max, char **out, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    int rc = buf ? 0 : KG_ENOMEM;
+    while (!rc) {
+        if (n == cap) {
+            char *nb = cap <= max ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                rc = cap <= max ? KG_ENOMEM : KG_ELIMIT;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (!rc && ferror(f))
+        rc = KG_EIO;
+    if (!rc && n > max)
+        rc = KG_ELIMIT;
+    if (rc) {
+        free(buf);
+        buf = NULL;
+        n = 0;
+    }
+    *out = buf;
+    *len = n;
+    return rc;
+}
+
 bool kg_cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
     if (!s || !*s || *s == '-' || *s == '+')

@@ -35,6 +35,11 @@ int kg_cli_usage(const char *cmd, const char *fmt, ...)
 /* Report getopt's '?' or ':' for argv[optind - 1]; returns KG_EXIT_USAGE. */
 int kg_cli_bad_option(const char *cmd, int c, char **argv);
 
+/* Read all of f into a malloc'd buffer (*out, *len; caller frees), at
+ * most max bytes. 0, or KG_ELIMIT (more than max), KG_EIO (read error:
+ * errno), KG_ENOMEM; *out is NULL then. */
+int kg_cli_read_all(FILE *f, size_t max, char **out, size_t *len);
+
 /* Parse a non-negative integer option value within [0, max]. */
 bool kg_cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
 

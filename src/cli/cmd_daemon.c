@@ -57,33 +57,19 @@ static kg_client *connect_daemon(const char *cmd)
 
 static int read_stdin(const char *cmd, kg_format fmt, kg_batch *b)
 {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *nb = cap < STDIN_MAX ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                kg_cli_err(cmd, "stdin: %s", cap < STDIN_MAX ? "out of memory"
-                                                             : "larger than 1 GiB");
-                free(buf);
-                return -1;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n, stdin);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    if (!buf || ferror(stdin)) {
-        kg_cli_err(cmd, "stdin: %s", buf ? strerror(errno) : "out of memory");
-        free(buf);
+    char *buf;
+    size_t n;
+    errno = 0;
+    int rc = kg_cli_read_all(stdin, STDIN_MAX, &buf, &n);
+    if (rc) {
+        kg_cli_err(cmd, "stdin: %s", rc == KG_ELIMIT ? "larger than 1 GiB"
+                                     : rc == KG_ENOMEM ? "out of memory"
+                                     : errno ? strerror(errno) : "read error");
         return -1;
     }
     kg_error err;
-    int rc = kg_read_buffer(buf, n, "stdin", fmt == KG_FORMAT_AUTO ? KG_FORMAT_TSV : fmt,
-                            b, &err);
+    rc = kg_read_buffer(buf, n, "stdin", fmt == KG_FORMAT_AUTO ? KG_FORMAT_TSV : fmt, b,
+                        &err);
     free(buf);
     if (rc)
         kg_cli_err(cmd, "%s", err.message);

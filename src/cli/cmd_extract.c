@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_util.h"
 #include "kg/change.h"
 #include "kg/extract.h"
 #include "kg/io.h"
@@ -197,44 +198,20 @@ static int read_article(const char *cmd, const char *path, char **out, size_t *l
         fclose(f);
         return -1;
     }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            if (cap > KG_EXTRACT_MAX_TEXT) {
-                fprintf(stderr, "kg %s: %s: larger than %zu MiB\n", cmd, path,
-                        (size_t)KG_EXTRACT_MAX_TEXT >> 20);
-                free(buf);
-                fclose(f);
-                return -1;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    bool bad = !buf || ferror(f);
+    char *buf;
+    size_t n;
+    errno = 0;
+    int rc = kg_cli_read_all(f, KG_EXTRACT_MAX_TEXT, &buf, &n);
+    int e = errno;
     fclose(f);
-    if (bad) {
-        fprintf(stderr, "kg %s: %s: %s\n", cmd, path, buf ? "read error" : "out of memory");
-        free(buf);
-        return -1;
-    }
-    if (n > KG_EXTRACT_MAX_TEXT) {
+    if (rc == KG_ELIMIT)
         fprintf(stderr, "kg %s: %s: larger than %zu MiB\n", cmd, path,
                 (size_t)KG_EXTRACT_MAX_TEXT >> 20);
-        free(buf);
+    else if (rc)
+        fprintf(stderr, "kg %s: %s: %s\n", cmd, path,
+                rc == KG_ENOMEM ? "out of memory" : e ? strerror(e) : "read error");
+    if (rc)
         return -1;
-    }
     /* NUL bytes in the first 8 KiB: not a text article */
     if (memchr(buf, '\0', n < 8192 ? n : 8192)) {
         fprintf(stderr, "kg %s: %s: binary data, not an article\n", cmd, path);

@@ -309,15 +309,22 @@ def test_watch(kgd_factory, tmp_path):
             assert x.p.wait(10) == 0  # SIGTERM: a clean stop
 
 
+def add_until_exit(p, d, prefix):
+    """Add entities <prefix>-1, -2, ... until the watcher p has exited (a
+    subscriber misses what is published before it has joined); its
+    output."""
+    i = 0
+    while p.poll() is None and i < 400:
+        i += 1
+        d.ok(op="add", entities=[{"id": "%s-%d" % (prefix, i), "kind": "thing"}])
+    return p.communicate(timeout=10)
+
+
 def test_watch_count_and_seconds(kgd_factory):
     d = kgd_factory.start()
     p = subprocess.Popen([KG, "watch", "--feed", d.feed, "--count", "2", "entity"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    i = 0
-    while p.poll() is None and i < 400:
-        i += 1
-        d.ok(op="add", entities=[{"id": "w-%d" % i, "kind": "thing"}])
-    out, err = p.communicate(timeout=10)
+    out, err = add_until_exit(p, d, "w")
     assert p.returncode == 0, err
     lines = out.splitlines()
     assert len(lines) == 2 and all(l.startswith("seq ") and "add entity: w-" in l
@@ -354,11 +361,7 @@ def test_watch_finds_a_wildcard_feed(kgd_factory):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = p.stderr.readline()
     assert first == "kg watch: watching tcp://127.0.0.1:%s for entity\n" % port, first
-    i = 0
-    while p.poll() is None and i < 400:
-        i += 1
-        d.ok(op="add", entities=[{"id": "wild-%d" % i, "kind": "thing"}])
-    out, err = p.communicate(timeout=10)
+    out, err = add_until_exit(p, d, "wild")
     assert p.returncode == 0, err
     assert out.startswith("seq ") and "add entity: wild-" in out, out
     # a daemon that is not there: a clear error, no default guessed
