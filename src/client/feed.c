@@ -1,7 +1,7 @@
 /* feed.c - the change feed's subscriber (include/kg/client.h): a SUB
  * socket on kgd's PUB endpoint; each [topic, body] message becomes one
- * change record through the same shape readers as requests (kg/proto.h),
- * so a published change and a requested one cannot be read apart. */
+ * change record through kg_proto_change_from_value, the reader of what
+ * the server writes with kg_proto_write_change (kg/proto.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -185,38 +185,6 @@ static int read_message(kg_feed *f, zmq_msg_t *topic, zmq_msg_t *body,
     }
 }
 
-/* The body of a change message -> one record in out. */
-static int parse_change(const kg_value *m, uint64_t *seq, kg_batch *out,
-                        kg_error *err)
-{
-    if (kg_value_type_of(m) != KG_VAL_MAP)
-        return kg_error_set(err, KG_EPARSE, "a change is a map, not %s",
-                            kg_value_type_name(kg_value_type_of(m)));
-    int64_t s;
-    if (kg_value_get_int(kg_value_get(m, "seq"), &s) || s < 0)
-        return kg_error_set(err, KG_EPARSE, "a change without a seq");
-    const char *op = kg_value_cstr(kg_value_get(m, "op"));
-    bool remove = op && !strcmp(op, "remove");
-    if (!op || (!remove && strcmp(op, "add")))
-        return kg_error_set(err, KG_EPARSE, "a change's op is \"add\" or "
-                            "\"remove\", not %s", op ? op : "missing");
-    const kg_value *r = kg_value_get(m, "relation");
-    const kg_value *e = kg_value_get(m, "entity");
-    if (!r == !e)
-        return kg_error_set(err, KG_EPARSE, "a change has one of relation "
-                            "and entity");
-    kg_error perr;
-    int rc = r ? kg_proto_relation_to_batch(r, remove, out, "relation", &perr)
-               : kg_proto_entity_to_batch(e, remove, out, "entity", &perr);
-    if (rc == KG_ENOMEM)
-        return kg_error_set(err, KG_ENOMEM, "out of memory");
-    if (rc)
-        return kg_error_set(err, KG_EPARSE, "%s", perr.message);
-    if (seq)
-        *seq = (uint64_t)s;
-    return 0;
-}
-
 int kg_feed_next(kg_feed *f, int timeout_ms, uint64_t *seq, kg_batch *out,
                  kg_error *err)
 {
@@ -247,8 +215,9 @@ int kg_feed_next(kg_feed *f, int timeout_ms, uint64_t *seq, kg_batch *out,
             rc = kg_error_set(err, KG_ENOMEM, "out of memory");
         else if (d)
             rc = kg_error_set(err, KG_EPARSE, "%s", derr.message);
-        else
-            rc = parse_change(m, seq, out, err);
+        else if ((d = kg_proto_change_from_value(m, out, seq, &derr)))
+            rc = kg_error_set(err, d == KG_ENOMEM ? KG_ENOMEM : KG_EPARSE, "%s",
+                              derr.message);
     }
     kg_value_destroy(&m);
     zmq_msg_close(&topic);

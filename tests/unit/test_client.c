@@ -1209,7 +1209,7 @@ static void test_feed(void **state)
     pub_body(&p, "entity", w);
     relation_change(w, 7, "add", "tariffs-on", "10%");
     pub_body(&p, "tariffs-on", w);
-    const char *want[] = {"frame", "offset", "not replace", "one of relation"};
+    const char *want[] = {"frame", "offset", "add or remove", "one of relation"};
     kg_batch_clear(b);
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(kg_feed_next(f, 2000, &seq, b, &err), KG_EPARSE);
