@@ -47,5 +47,6 @@ int kg_cmd_add(int argc, char **argv);      /* src/cli/cmd_daemon.c */
 int kg_cmd_remove(int argc, char **argv);   /* src/cli/cmd_daemon.c */
 int kg_cmd_reload(int argc, char **argv);   /* src/cli/cmd_daemon.c */
 int kg_cmd_watch(int argc, char **argv);    /* src/cli/cmd_daemon.c */
+int kg_cmd_status(int argc, char **argv);   /* src/cli/cmd_daemon.c */
 
 #endif

@@ -1,10 +1,12 @@
 /* cmd_daemon.c - the subcommands that only make sense against a running
  * kgd: `kg add` and `kg remove` (facts from files, as one all-or-nothing
- * request or in chunks), `kg reload`, and `kg watch` (the change feed).
+ * request or in chunks), `kg reload`, `kg status` (the daemon's health)
+ * and `kg watch` (the change feed).
  *
  *   kg [-s ENDPOINT] add FILE... [--format F] [--chunk N]
  *   kg [-s ENDPOINT] remove [FILE...] [--entities] [--entity NAME]... [--format F]
  *   kg [-s ENDPOINT] reload
+ *   kg [-s ENDPOINT] status [--format text|json]
  *   kg [-s ENDPOINT] watch [TOPIC...] [--feed ENDPOINT] [--count N]
  *                          [--seconds S] [--format text|json]
  *
@@ -359,6 +361,172 @@ int kg_cmd_reload(int argc, char **argv)
     } else {
         printf("reloaded: %" PRIu64 " entities, %" PRIu64 " relations\n", e, r);
     }
+    kg_client_destroy(&c);
+    return status;
+}
+
+/* ---- status ----------------------------------------------------------------------- */
+
+static uint64_t num(const kg_value *m, const char *key)
+{
+    int64_t v = 0;
+    return kg_value_get_int(kg_value_get(m, key), &v) || v < 0 ? 0 : (uint64_t)v;
+}
+
+static const char *text(const kg_value *m, const char *key)
+{
+    const char *s = kg_value_cstr(kg_value_get(m, key));
+    return s ? s : "?";
+}
+
+static bool flag(const kg_value *m, const char *key)
+{
+    bool b = false;
+    return kg_value_get_bool(kg_value_get(m, key), &b) == 0 && b;
+}
+
+/* Any decoded value as JSON (the stats reply holds maps, arrays, strings,
+ * numbers, booleans and nil). */
+static void json_value(kg_json *j, const kg_value *v)
+{
+    switch (kg_value_type_of(v)) {
+    case KG_VAL_BOOL: kg_json_bool(j, v->u.b); break;
+    case KG_VAL_INT: kg_json_int(j, (long long)v->u.i); break;
+    case KG_VAL_UINT: kg_json_num(j, (double)v->u.u); break;
+    case KG_VAL_FLOAT: kg_json_num(j, v->u.f); break;
+    case KG_VAL_STR: kg_json_str(j, v->u.str.ptr); break;
+    case KG_VAL_ARRAY:
+        kg_json_arr(j);
+        for (size_t i = 0; i < kg_value_len(v); i++)
+            json_value(j, kg_value_at(v, i));
+        kg_json_arr_end(j);
+        break;
+    case KG_VAL_MAP:
+        kg_json_obj(j);
+        for (size_t i = 0; i < kg_value_len(v); i++) {
+            const kg_kv *e = kg_value_entry(v, i);
+            kg_json_key(j, e->key);
+            json_value(j, &e->value);
+        }
+        kg_json_obj_end(j);
+        break;
+    default: kg_json_str(j, NULL); break; /* nil, bin */
+    }
+}
+
+static void print_status(const kg_value *st, FILE *out)
+{
+    double upf = 0;
+    kg_value_get_float(kg_value_get(st, "uptime_s"), &upf);
+    uint64_t up = upf > 0 ? (uint64_t)upf : 0;
+    fprintf(out, "version    %s\n", text(st, "version"));
+    fprintf(out, "uptime     %" PRIu64 "d %02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 "\n",
+            up / 86400, up / 3600 % 24, up / 60 % 60, up % 60);
+    fprintf(out, "graph      %" PRIu64 " entities, %" PRIu64 " relations, %.1f MB in the "
+            "store, %.1f MB resident\n", num(st, "entities"), num(st, "relations"),
+            (double)num(st, "memory_bytes") / 1e6, (double)num(st, "rss_bytes") / 1e6);
+    const kg_value *rq = kg_value_get(st, "requests");
+    fprintf(out, "requests   %" PRIu64 " (%" PRIu64 " bad) in %" PRIu64 " rounds\n",
+            num(rq, "total"), num(rq, "bad"), num(rq, "rounds"));
+    const kg_value *by = kg_value_get(rq, "by_op");
+    if (kg_value_len(by)) {
+        fputs("  by op   ", out);
+        for (size_t i = 0; i < kg_value_len(by); i++) {
+            const kg_kv *e = kg_value_entry(by, i);
+            int64_t n = 0;
+            kg_value_get_int(&e->value, &n);
+            fprintf(out, "%s %s %lld", i ? "," : "", e->key, (long long)n);
+        }
+        fputc('\n', out);
+    }
+    const kg_value *j = kg_value_get(st, "journal");
+    if (kg_value_type_of(j) == KG_VAL_MAP)
+        fprintf(out, "journal    %s: seq %" PRIu64 ", snapshot at seq %" PRIu64 ", %" PRIu64
+                " bytes since, fsync %s\n", text(j, "dir"), num(j, "seq"),
+                num(j, "snapshot_seq"), num(j, "bytes"), text(j, "fsync"));
+    else
+        fputs("journal    none: changes are kept in memory only\n", out);
+    fprintf(out, "writes     %s\n", flag(st, "read_only")
+                                        ? "REFUSED: read-only after a journal failure "
+                                          "(see the daemon's log)"
+                                        : "accepted");
+    if (flag(st, "reloading"))
+        fputs("reload     running\n", out);
+    fprintf(out, "feed       %s\n", text(st, "feed"));
+}
+
+int kg_cmd_status(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "format", required_argument, NULL, 'f' },
+        { "timeout", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool json = false;
+    unsigned long timeout_s = 10;
+    int o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'f':
+            if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+                return kg_cli_usage("status", "unknown format '%s' (text, json)", optarg);
+            json = !strcmp(optarg, "json");
+            break;
+        case 't':
+            if (!kg_cli_parse_uint(optarg, 3600, &timeout_s) || !timeout_s)
+                return kg_cli_usage("status", "--timeout wants seconds from 1 to 3600, "
+                                    "not '%s'", optarg);
+            break;
+        case 'h':
+            fputs("Usage: kg [-s ENDPOINT] status [--format text|json] [--timeout S]\n"
+                  "The daemon's health (default " KG_CLIENT_DEFAULT_ENDPOINT "):\n"
+                  "version, uptime, graph size and memory, requests, journal,\n"
+                  "whether it accepts writes, its change feed; json: the whole\n"
+                  "stats reply. Exit status 1 when the daemon does not answer\n"
+                  "within S seconds (default 10) or refuses writes after a\n"
+                  "journal failure.\n", stdout);
+            return KG_EXIT_OK;
+        default:
+            return kg_cli_bad_option("status", o, argv);
+        }
+    }
+    if (optind < argc)
+        return kg_cli_usage("status", "unexpected argument '%s'", argv[optind]);
+    kg_error err;
+    kg_client *c = kg_client_new(endpoint(), &err);
+    kg_value *req = kg_value_new_map(), *st = NULL;
+    int rc = c ? 0 : KG_EIO;
+    if (c)
+        kg_client_set_timeout(c, (int)timeout_s * 1000);
+    if (!rc && (!req || kg_value_map_set(req, "op", kg_value_new_str("stats"))))
+        rc = kg_error_set(&err, KG_ENOMEM, "out of memory");
+    if (!rc)
+        rc = kg_client_call(c, req, &st, &err);
+    int status = KG_EXIT_OK;
+    if (rc) {
+        kg_cli_err("status", "%s", err.message);
+        status = KG_EXIT_ERROR;
+    } else {
+        if (json) {
+            kg_json jw;
+            kg_json_init(&jw, stdout);
+            json_value(&jw, st);
+            fputc('\n', stdout);
+        } else {
+            printf("daemon     %s\n", kg_client_endpoint(c));
+            print_status(st, stdout);
+        }
+        if (flag(st, "read_only")) {
+            kg_cli_err("status", "the daemon refuses writes (read-only after a journal "
+                       "failure)");
+            status = KG_EXIT_ERROR;
+        }
+    }
+    kg_value_destroy(&st);
+    kg_value_destroy(&req);
     kg_client_destroy(&c);
     return status;
 }

@@ -18,6 +18,7 @@
 #pragma weak kg_cmd_remove
 #pragma weak kg_cmd_reload
 #pragma weak kg_cmd_watch
+#pragma weak kg_cmd_status
 
 typedef struct subcommand {
     const char *name;
@@ -41,6 +42,7 @@ static const subcommand commands[] = {
     {"remove", kg_cmd_remove, "remove facts or entities from a daemon"},
     {"reload", kg_cmd_reload, "have a daemon read its graph files again"},
     {"watch", kg_cmd_watch, "print a daemon's changes as they are applied"},
+    {"status", kg_cmd_status, "a daemon's health: uptime, requests, journal, writes"},
     {"snapshot", kg_cmd_snapshot, "journal snapshots"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -368,3 +368,29 @@ def test_watch_finds_a_wildcard_feed(kgd_factory):
     r = run("-s", "tcp://127.0.0.1:1", "watch")
     assert r.returncode == 1 and r.stderr.startswith("kg watch: ") and "no reply" in r.stderr, \
         r.stderr
+
+
+def test_status(kgd_factory, tmp_path):
+    data = tmp_path / "data"
+    d = kgd_factory.start(data=str(data))
+    assert run("-s", d.endpoint, "neighbors", "China").returncode == 0
+    r = run("-s", d.endpoint, "status")
+    assert r.returncode == 0, r.stderr
+    lines = dict(l.split(None, 1) for l in r.stdout.splitlines() if not l.startswith(" "))
+    assert lines["daemon"] == d.endpoint
+    assert lines["graph"].startswith("33 entities, 34 relations, ")
+    assert lines["journal"].startswith("%s: seq 0, " % data) and "fsync always" in lines["journal"]
+    assert lines["writes"] == "accepted"
+    assert lines["feed"] == d.feed
+    assert "neighbors 1" in r.stdout
+    # json: the whole stats reply
+    r = run("-s", d.endpoint, "status", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    assert st["entities"] == 33 and st["feed"] == d.feed and st["read_only"] is False
+    assert st["requests"]["by_op"]["neighbors"] == 1
+    # no daemon: exit 1 within the timeout asked for
+    r = run("-s", "tcp://127.0.0.1:1", "status", "--timeout", "1")
+    assert r.returncode == 1 and "within 1000 ms" in r.stderr, r.stderr
+    r = run("status", "--format", "xml")
+    assert r.returncode == 2 and "unknown format" in r.stderr

@@ -23,7 +23,7 @@ import msgpack
 import pytest
 import zmq
 
-from conftest import DEFAULT_GRAPH, KgdProcess
+from conftest import DEFAULT_GRAPH, KG, KgdProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAULTFS = os.path.join(HERE, "faultfs.py")
@@ -317,6 +317,12 @@ def test_fsync_failure_fails_the_round_and_rebuilds(disk, tmp_path):
     assert rep["error"]["code"] == "io" and "read-only" in rep["error"]["message"], rep
     assert present(d, "k-pre") and present(d, "k-ok-0")
     assert present(d, "k-bad-0")
+    # what an operator sees: kg status says so, and exits 1
+    r = subprocess.run([KG, "-s", d.endpoint, "status"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "writes     REFUSED: read-only after a journal failure" in r.stdout, r.stdout
+    assert "reload     running" in r.stdout, r.stdout
 
     # The disk is repaired; the rebuild reads the graph file and the journal.
     disk.clear("fail-fsync")
