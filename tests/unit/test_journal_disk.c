@@ -102,28 +102,6 @@ static kg_journal *open_loaded(const char *dir, kg_graph **g)
     return j;
 }
 
-/* Reopen the directory (read-only, as a second opinion that does not
- * repair anything) and check it holds exactly batches 1..n, cleanly. */
-static void assert_dir_holds(const char *dir, int n)
-{
-    kg_journal_options o;
-    kg_journal_options_init(&o);
-    o.read_only = true;
-    kg_error err;
-    kg_journal *j = kg_journal_open(dir, &o, &err);
-    assert_non_null(j);
-    kg_graph *g = kg_graph_new();
-    tj_warnings w = {0};
-    if (kg_journal_load(j, g, tj_collect, &w, &err) != 0)
-        fail_msg("load: %s", err.message);
-    if (w.n)
-        print_message("%s", w.all);
-    assert_int_equal(w.n, 0);
-    tj_assert_batches(g, "B", n);
-    kg_graph_destroy(&g);
-    kg_journal_destroy(&j);
-}
-
 static void test_full_disk(void **state)
 {
     mnt *m = *state;
@@ -162,7 +140,7 @@ static void test_full_disk(void **state)
     uint64_t bytes = kg_journal_bytes(j);
     assert_int_equal(kg_journal_seq(j), (uint64_t)ok);
     /* nothing acknowledged is lost, no half record is left behind */
-    assert_dir_holds(m->data, ok);
+    tj_assert_dir_holds(m->data, ok);
     char jp[256];
     snprintf(jp, sizeof jp, "%s/journal-0000000000000000.kgj", m->data);
     struct stat st;
@@ -177,7 +155,7 @@ static void test_full_disk(void **state)
     char sp[256];
     snprintf(sp, sizeof sp, "%s/snapshot-%016x.kgs.tmp", m->data, ok);
     assert_int_not_equal(access(sp, F_OK), 0);
-    assert_dir_holds(m->data, ok);
+    tj_assert_dir_holds(m->data, ok);
 
     /* space comes back: appends work again, with the next seq */
     assert_int_equal(unlink(filler), 0);
@@ -188,7 +166,7 @@ static void test_full_disk(void **state)
     kg_batch_destroy(&b);
     kg_journal_destroy(&j);
     kg_graph_destroy(&g);
-    assert_dir_holds(m->data, ok + 1);
+    tj_assert_dir_holds(m->data, ok + 1);
 }
 
 static void test_read_only_fs(void **state)
@@ -215,7 +193,7 @@ static void test_read_only_fs(void **state)
     assert_int_equal(err.code, KG_EIO);
     assert_non_null(strstr(err.message, "Read-only file system"));
     /* an offline reader (kg snapshot --data) still gets everything */
-    assert_dir_holds(m->data, 3);
+    tj_assert_dir_holds(m->data, 3);
     kg_batch *b = big_batch(4);
 
     /* writable again: start, append, all there */
@@ -228,7 +206,7 @@ static void test_read_only_fs(void **state)
     kg_batch_destroy(&b);
     kg_journal_destroy(&j);
     kg_graph_destroy(&g);
-    assert_dir_holds(m->data, 4);
+    tj_assert_dir_holds(m->data, 4);
 }
 
 int main(void)

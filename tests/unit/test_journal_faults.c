@@ -228,28 +228,6 @@ static kg_journal *open_loaded(const char *dir, kg_fsync_policy policy)
     return j;
 }
 
-/* Reopen the directory (read-only, repairing nothing) and check it holds
- * exactly batches 1..n, cleanly. */
-static void assert_dir_holds(const char *dir, int n)
-{
-    kg_journal_options o;
-    kg_journal_options_init(&o);
-    o.read_only = true;
-    kg_error err;
-    kg_journal *j = kg_journal_open(dir, &o, &err);
-    assert_non_null(j);
-    kg_graph *g = kg_graph_new();
-    tj_warnings w = {0};
-    if (kg_journal_load(j, g, tj_collect, &w, &err) != 0)
-        fail_msg("load: %s", err.message);
-    if (w.n)
-        fail_msg("warnings: %s", w.all);
-    tj_assert_batches(g, "B", n);
-    assert_int_equal(kg_journal_seq(j), (uint64_t)n);
-    kg_graph_destroy(&g);
-    kg_journal_destroy(&j);
-}
-
 static long size_under(const fmount *m, const char *name)
 {
     char p[256];
@@ -291,11 +269,11 @@ static void test_failed_sync_cuts_and_gives_back_seqs(void **state)
     assert_int_equal(append(j, 3), 3);
     assert_int_equal(kg_journal_sync(j, &err), 0);
     kg_journal_destroy(&j);
-    assert_dir_holds(m->data, 3);
+    tj_assert_dir_holds(m->data, 3);
     j = open_loaded(m->data, KG_FSYNC_ALWAYS);
     assert_int_equal(append(j, 4), 4);
     kg_journal_destroy(&j);
-    assert_dir_holds(m->data, 4);
+    tj_assert_dir_holds(m->data, 4);
 }
 
 /* A snapshot between an append and a failed sync holds that append durably:
@@ -327,7 +305,7 @@ static void test_failed_sync_after_a_snapshot(void **state)
     assert_int_equal(append(j, 3), 3);
     assert_int_equal(kg_journal_sync(j, &err), 0);
     kg_journal_destroy(&j);
-    assert_dir_holds(m->data, 3);
+    tj_assert_dir_holds(m->data, 3);
 }
 
 /* Under `interval` the records were acknowledged before their flush: a
@@ -359,7 +337,7 @@ static void test_failed_tick_cuts_nothing(void **state)
     assert_int_equal(append(j, 4), 4);
     assert_int_equal(kg_journal_flush(j, &err), 0);
     kg_journal_destroy(&j);
-    assert_dir_holds(m->data, 4);
+    tj_assert_dir_holds(m->data, 4);
 }
 
 int main(void)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kg/graph.h"
+#include "kg/journal.h"
 
 /* The warnings a load reported: how many, the last, and all of them (one a
  * line, cut at the buffer's end). */
@@ -111,6 +112,30 @@ static inline void tj_assert_batches(const kg_graph *g, const char *prefix, int 
     snprintf(id, sizeof id, "%s%d", prefix, n + 1);
     assert_int_equal(kg_entity_by_id(g, id), KG_NONE);
     assert_int_equal(kg_relation_count(g), (size_t)n);
+}
+
+/* Reopen dir read-only (a second opinion that repairs nothing) and check
+ * that it holds exactly batches 1..n of prefix "B" (tj_assert_batches),
+ * with no warning, and that its last seq is n. */
+static inline void tj_assert_dir_holds(const char *dir, int n)
+{
+    kg_journal_options o;
+    kg_journal_options_init(&o);
+    o.read_only = true;
+    kg_error err;
+    kg_journal *j = kg_journal_open(dir, &o, &err);
+    if (!j)
+        fail_msg("open %s: %s", dir, err.message);
+    kg_graph *g = kg_graph_new();
+    tj_warnings w = {0};
+    if (kg_journal_load(j, g, tj_collect, &w, &err) != 0)
+        fail_msg("load: %s", err.message);
+    if (w.n)
+        fail_msg("warnings: %s", w.all);
+    tj_assert_batches(g, "B", n);
+    assert_int_equal(kg_journal_seq(j), (uint64_t)n);
+    kg_graph_destroy(&g);
+    kg_journal_destroy(&j);
 }
 
 #endif
