@@ -198,8 +198,8 @@ static void remove_usage(FILE *f)
           "relation or entity that is not there fails it.\n"
           "\n"
           "  --entities       also remove the entities the files declare (TSV\n"
-          "                   '#@entity' lines, JSON 'entities', DOT nodes with a\n"
-          "                   kind), with all their relations\n"
+          "                   '#@entity' lines, JSON 'entities', DOT nodes), with\n"
+          "                   all their relations\n"
           "  --entity NAME    remove this entity and all its relations (repeatable)\n"
           "  -f, --format F   the files' format (default: by extension, then content)\n"
           "  --chunk N        send N changes per request\n"
@@ -208,20 +208,22 @@ static void remove_usage(FILE *f)
 }
 
 /* The removals that the additions of in stand for, appended to out:
- * relations always, declared entities when entities is set. */
+ * relations always, then declared entities when entities is set.
+ * Relations first, as the server orders one request: sent in chunks, an
+ * entity's removal (which takes its relations with it) must not come
+ * before the removal of one of its relations. */
 static int as_removals(const kg_batch *in, bool entities, kg_batch *out)
 {
-    for (size_t i = 0; i < kg_batch_count(in); i++) {
-        const kg_change *c = kg_batch_get(in, i);
-        kg_change r = *c;
-        if (c->op == KG_CHANGE_RELATION_ADD)
-            r.op = KG_CHANGE_RELATION_REMOVE;
-        else if (c->op == KG_CHANGE_ENTITY_ADD && entities)
-            r.op = KG_CHANGE_ENTITY_REMOVE;
-        else
-            continue;
-        if (kg_batch_push(out, &r))
-            return KG_ENOMEM;
+    for (int pass = 0; pass < (entities ? 2 : 1); pass++) {
+        kg_change_op from = pass ? KG_CHANGE_ENTITY_ADD : KG_CHANGE_RELATION_ADD;
+        for (size_t i = 0; i < kg_batch_count(in); i++) {
+            kg_change r = *kg_batch_get(in, i);
+            if (r.op != from)
+                continue;
+            r.op = pass ? KG_CHANGE_ENTITY_REMOVE : KG_CHANGE_RELATION_REMOVE;
+            if (kg_batch_push(out, &r))
+                return KG_ENOMEM;
+        }
     }
     return 0;
 }
@@ -294,12 +296,10 @@ static int write_cmd(int argc, char **argv, bool remove)
     if (read_files(cmd, &files, fmt, read))
         goto out;
     if (remove) {
-        for (size_t i = 0; i < names.n; i++)
-            if (kg_batch_remove_entity(send, names.v[i], 0)) {
-                kg_cli_err(cmd, "out of memory");
-                goto out;
-            }
-        if (as_removals(read, entities, send)) {
+        int rc = as_removals(read, entities, send);
+        for (size_t i = 0; i < names.n && !rc; i++)
+            rc = kg_batch_remove_entity(send, names.v[i], 0);
+        if (rc) {
             kg_cli_err(cmd, "out of memory");
             goto out;
         }

@@ -394,3 +394,17 @@ def test_status(kgd_factory, tmp_path):
     assert r.returncode == 1 and "within 1000 ms" in r.stderr, r.stderr
     r = run("status", "--format", "xml")
     assert r.returncode == 2 and "unknown format" in r.stderr
+
+
+def test_remove_in_chunks_takes_relations_first(kgd_factory, tmp_path):
+    """The file declares Canada before its relations; sent one change per
+    request, the relations must still go before the entity (whose removal
+    would take them along and make theirs fail)."""
+    d = kgd_factory.start()
+    facts = tmp_path / "canada.tsv"
+    facts.write_text(FACTS, encoding="utf-8")
+    assert run("-s", d.endpoint, "add", str(facts)).returncode == 0
+    r = run("-s", d.endpoint, "remove", "--entities", "--chunk", "1", str(facts))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("removed: entities 1, relations 2; seq "), r.stdout
+    assert tariffs_of(d.endpoint, "Canada") is None
