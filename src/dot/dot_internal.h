@@ -16,6 +16,12 @@ void kg_dot_unlock(void);
  * are written with this prefix, and other provenance keys with "prov:". */
 #define KG_DOT_ESCAPE "kg:"
 #define KG_DOT_PROV "prov:"
+/* cgraph takes a node name that starts with '%' for an anonymous node's
+ * and reads and writes it as "%1", "%2"... (Graphviz issue 1466; and it
+ * leaks the name). Such an entity is written under another node name with
+ * its id in this attribute, which the reader prefers to the node name. */
+#define KG_DOT_ID "kg_id"
+
 /* Relation kind of an edge that has neither "relation" nor "label". */
 #define KG_DOT_DEFAULT_RELATION "related-to"
 

@@ -30,7 +30,7 @@ static bool in(const char *name, const char *const *list)
  * tailport=f0 would otherwise restyle (or break) the styled drawing, so
  * such data is written as "kg:NAME". Keep in step with docs/formats.md. */
 static const char *const node_reserved[] = {
-    "kind", "aliases", "key",
+    "kind", "aliases", "key", KG_DOT_ID,
     "area", "class", "color", "colorscheme", "comment", "distortion",
     "fillcolor", "fixedsize", "fontcolor", "fontname", "fontsize",
     "gradientangle", "group", "height", "href", "id", "image", "imagepos",

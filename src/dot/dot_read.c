@@ -135,10 +135,32 @@ static int split_aliases(rd_ctx *c, char *s)
     }
 }
 
+/* The entity id of node n: its KG_DOT_ID attribute when set, else its
+ * name. NULL (and *rc set) for a name that cgraph has replaced. */
+static const char *node_id(rd_ctx *c, Agraph_t *g, Agnode_t *n, int *rc)
+{
+    Agsym_t *sym = agattr(g, AGNODE, KG_DOT_ID, NULL);
+    const char *v = sym ? agxget(n, sym) : NULL;
+    if (v && *v)
+        return v;
+    const char *name = agnameof(n);
+    if (name && name[0] == '%') {
+        /* cgraph read a name that starts with '%' as an anonymous node's
+         * (Graphviz issue 1466) and kept only "%N": the name is gone. */
+        *rc = rfail(c, KG_EPARSE, 1, "a node name that starts with '%%' is lost "
+                    "by Graphviz's reader (it became \"%s\"): name the node "
+                    "otherwise and give the id as " KG_DOT_ID "=\"%%...\"", name);
+        return NULL;
+    }
+    return name;
+}
+
 static int read_node(rd_ctx *c, Agraph_t *g, Agnode_t *n)
 {
-    const char *id = agnameof(n);
-    int rc;
+    int rc = 0;
+    const char *id = node_id(c, g, n, &rc);
+    if (rc)
+        return rc;
     if (!id || !*id)
         return rfail(c, KG_EPARSE, line_of(c, "\"\""),
                      "node with an empty name");
@@ -156,7 +178,9 @@ static int read_node(rd_ctx *c, Agraph_t *g, Agnode_t *n)
             continue;
         if ((rc = check_len(c, "attribute value", v)))
             goto out;
-        if (!strcmp(key, "kind")) {
+        if (!strcmp(key, KG_DOT_ID)) {
+            continue; /* the id, taken above */
+        } else if (!strcmp(key, "kind")) {
             s.kind = v;
         } else if (!strcmp(key, "aliases")) {
             alias_copy = strdup(v);
@@ -201,9 +225,12 @@ out:
 
 static int read_edge(rd_ctx *c, Agraph_t *g, Agedge_t *e)
 {
-    const char *tail = agnameof(agtail(e)), *head = agnameof(aghead(e));
+    int rc = 0;
+    const char *tail = node_id(c, g, agtail(e), &rc);
+    const char *head = rc ? NULL : node_id(c, g, aghead(e), &rc);
+    if (rc)
+        return rc;
     const char *relation = NULL, *label = NULL;
-    int rc;
     c->a.n = 0; /* qualifiers */
     c->b.n = 0; /* provenance */
     if (c->styled) {

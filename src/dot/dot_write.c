@@ -200,14 +200,45 @@ static void node_label(kg_sbuf *b, const char *id)
     }
 }
 
+/* The DOT node name of entity e: its id, unless cgraph would take that
+ * for an anonymous node's (a leading '%', KG_DOT_ID): then "kg_id:ID",
+ * with "#2", "#3"... when an entity has that id already. The same answer
+ * every time for the same graph, so nodes and edge ends agree. */
+static const char *node_name(wr_ctx *c, const kg_graph *kg, kg_eid e)
+{
+    const char *id = kg_entity_id(kg, e);
+    if (id[0] != '%')
+        return safe_value(c, id);
+    /* built in c->name (free until the next attribute name), so that
+     * safe_value may use c->tmp */
+    for (unsigned k = 1;; k++) {
+        c->name.len = 0;
+        kg_sbuf_puts(&c->name, KG_DOT_ID ":");
+        kg_sbuf_puts(&c->name, id);
+        if (k > 1) {
+            char suffix[16];
+            snprintf(suffix, sizeof suffix, "#%u", k);
+            kg_sbuf_puts(&c->name, suffix);
+        }
+        if (c->name.oom) {
+            c->oom = true;
+            return id;
+        }
+        if (kg_entity_by_id(kg, c->name.p) == KG_NONE)
+            return safe_value(c, c->name.p);
+    }
+}
+
 static void write_node(wr_ctx *c, const kg_graph *kg, kg_eid e)
 {
     const char *id = kg_entity_id(kg, e), *kind = kg_entity_kind(kg, e);
-    Agnode_t *n = agnode(c->g, (char *)safe_value(c, id), 1);
+    Agnode_t *n = agnode(c->g, (char *)node_name(c, kg, e), 1);
     if (!n) {
         c->oom = true;
         return;
     }
+    if (id[0] == '%')
+        set(c, n, AGNODE, KG_DOT_ID, safe_value(c, id));
     if (*kind)
         set(c, n, AGNODE, "kind", safe_value(c, kind));
     size_t na = kg_entity_alias_count(kg, e);
@@ -271,12 +302,8 @@ static bool is_reserved_prov(const char *k)
 static void write_edge(wr_ctx *c, const kg_graph *kg, kg_rid r)
 {
     const char *rel = kg_relation_kind(kg, r);
-    Agnode_t *t = agnode(
-        c->g, (char *)safe_value(c, kg_entity_id(kg, kg_relation_subject(kg, r))),
-        0);
-    Agnode_t *h = agnode(
-        c->g, (char *)safe_value(c, kg_entity_id(kg, kg_relation_object(kg, r))),
-        0);
+    Agnode_t *t = agnode(c->g, (char *)node_name(c, kg, kg_relation_subject(kg, r)), 0);
+    Agnode_t *h = agnode(c->g, (char *)node_name(c, kg, kg_relation_object(kg, r)), 0);
     Agedge_t *e = t && h ? agedge(c->g, t, h, NULL, 1) : NULL;
     if (!e) {
         c->oom = true;
@@ -384,7 +411,7 @@ static void write_unlinked(wr_ctx *c, const kg_graph *kg, const kg_eid *ents,
         kg_eid e = ents[i];
         if (kg_degree(kg, e, KG_OUT) || kg_degree(kg, e, KG_IN))
             continue;
-        Agnode_t *n = agnode(c->g, (char *)safe_value(c, kg_entity_id(kg, e)), 0);
+        Agnode_t *n = agnode(c->g, (char *)node_name(c, kg, e), 0);
         if (!n)
             continue;
         if (!sub) {

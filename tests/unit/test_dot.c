@@ -338,6 +338,48 @@ static void test_dot_styled_data_round_trip(void **state)
     kg_graph_destroy(&g);
 }
 
+/* cgraph reads and writes a node name that starts with '%' as an
+ * anonymous node's ("%1"): such ids travel in a kg_id attribute under
+ * another node name, distinct from any real id, and a hand-written one is
+ * refused rather than renamed. */
+static void test_dot_percent_ids(void **state)
+{
+    (void)state;
+    kg_graph *g = kg_graph_new();
+    kg_error err = {0};
+    kg_pair data[] = {{"kg_id", "data named like the attribute"}};
+    kg_entity_spec e1 = {.id = "%foo", .kind = "country", .attrs = data, .n_attrs = 1};
+    kg_entity_spec e2 = {.id = "kg_id:%foo", .kind = "product"}; /* the first name tried */
+    kg_entity_spec e3 = {.id = "%", .kind = "place"};            /* unlinked */
+    assert_true(kg_entity_add(g, &e1, NULL, &err) >= 0);
+    assert_true(kg_entity_add(g, &e2, NULL, &err) >= 0);
+    assert_true(kg_entity_add(g, &e3, NULL, &err) >= 0);
+    kg_relation_spec r1 = {.subject = "%foo", .relation = "tariffs-on", .object = "kg_id:%foo"};
+    kg_relation_spec r2 = {.subject = "kg_id:%foo", .relation = "made-in", .object = "%foo"};
+    assert_true(kg_relation_add(g, &r1, NULL, &err) >= 0);
+    assert_true(kg_relation_add(g, &r2, NULL, &err) >= 0);
+    char *dot = NULL;
+    size_t len = 0;
+    assert_int_equal(kg_write_buffer(g, KG_FORMAT_DOT, &dot, &len, NULL), 0);
+    assert_non_null(strstr(dot, "kg_id=\"%foo\""));
+    assert_non_null(strstr(dot, "\"kg_id:%foo#2\""));
+    assert_null(strstr(dot, "\"%1\""));
+    free(dot);
+    kg_graph *h = tu_round_trip(g, KG_FORMAT_DOT);
+    assert_true(tu_graphs_equal(g, h, "percent ids"));
+    kg_graph_destroy(&h);
+    kg_graph_destroy(&g);
+
+    static const char hand[] = "digraph {\n \"%foo\" -> bar\n}\n";
+    kg_batch *b = kg_batch_new();
+    int rc = kg_read_buffer(hand, sizeof hand - 1, "hand.gv", KG_FORMAT_DOT, b, &err);
+    assert_int_equal(rc, KG_EPARSE);
+    assert_non_null(strstr(err.message, "starts with '%'"));
+    assert_non_null(strstr(err.message, "kg_id"));
+    assert_int_equal(kg_batch_count(b), 0);
+    kg_batch_destroy(&b);
+}
+
 static void test_dot_trailing_backslash_stays_parseable(void **state)
 {
     (void)state;
@@ -519,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_dot_huge_names),
         cmocka_unit_test(test_dot_latin1_bytes_kept),
         cmocka_unit_test(test_dot_styled_data_round_trip),
+        cmocka_unit_test(test_dot_percent_ids),
         cmocka_unit_test(test_dot_trailing_backslash_stays_parseable),
         cmocka_unit_test(test_dot_foreign_attributes_kept),
         cmocka_unit_test(test_dot_graphviz_examples_round_trip),
