@@ -303,6 +303,11 @@ static int write_cmd(int argc, char **argv, bool remove)
             kg_cli_err(cmd, "out of memory");
             goto out;
         }
+        if (!kg_batch_count(send)) {
+            kg_cli_err(cmd, "the files list no relations%s", entities ? " or entities"
+                       : " (their declared entities go with --entities)");
+            goto out;
+        }
     }
     if (!(cl = connect_daemon(cmd)))
         goto out;

@@ -213,6 +213,11 @@ def test_write_commands_usage(tmp_path):
         r = run(*args)
         assert r.returncode == 2, (args, r.stderr)
         assert text in r.stderr, (args, r.stderr)
+    # a file with entities only: nothing to remove unless --entities
+    only = tmp_path / "only.tsv"
+    only.write_text("#@entity\tCanada\tcountry\t\t\n", encoding="utf-8")
+    r = run("-s", "tcp://127.0.0.1:1", "remove", str(only))
+    assert r.returncode == 1 and "go with --entities" in r.stderr, r.stderr
     # no daemon there: a clear error, exit 1
     r = run("-s", "tcp://127.0.0.1:1", "add", "-", input=FACTS)
     assert r.returncode == 1 and r.stderr.startswith("kg add: "), r.stderr
