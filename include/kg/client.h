@@ -68,6 +68,13 @@ kg_client *kg_client_new(const char *endpoint, kg_error *err);
  * NULL. Accepts NULL. */
 void kg_client_destroy(kg_client **c);
 
+/* Fail fast (off by default): a request fails at once with KG_EIO
+ * ("nothing listens on ENDPOINT (connection refused)") when connecting is
+ * refused before any connection was made, instead of waiting out the
+ * timeout while ZeroMQ retries quietly. Once connected, a client waits as
+ * usual (a daemon restarting is waited for). For command-line tools. */
+void kg_client_set_fail_fast(kg_client *c, bool on);
+
 /* Time to wait for each reply (and to queue each request), in ms; <= 0
  * means wait forever. Default KG_CLIENT_DEFAULT_TIMEOUT_MS. */
 void kg_client_set_timeout(kg_client *c, int timeout_ms);

@@ -140,6 +140,16 @@ int kg_cli_bad_option(const char *cmd, int c, char **argv)
     return kg_cli_usage(cmd, "unknown option '%s'", arg);
 }
 
+#ifdef KG_CLI_HAVE_CLIENT
+kg_client *kg_cli_client(const char *endpoint, kg_error *err)
+{
+    kg_client *c = kg_client_new(endpoint, err);
+    if (c)
+        kg_client_set_fail_fast(c, true);
+    return c;
+}
+#endif
+
 int kg_cli_read_all(FILE *f, size_t max, char **out, size_t *len)
 {
     size_t cap = 1 << 16, n = 0;

@@ -40,6 +40,14 @@ int kg_cli_bad_option(const char *cmd, int c, char **argv);
  * errno), KG_ENOMEM; *out is NULL then. */
 int kg_cli_read_all(FILE *f, size_t max, char **out, size_t *len);
 
+#ifdef KG_CLI_HAVE_CLIENT
+#include "kg/client.h"
+/* A client of the daemon at endpoint (NULL: the default) that fails at
+ * once when nothing listens there (kg_client_set_fail_fast). NULL with
+ * err set. */
+kg_client *kg_cli_client(const char *endpoint, kg_error *err);
+#endif
+
 /* Parse a non-negative integer option value within [0, max]. */
 bool kg_cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
 

@@ -45,7 +45,7 @@ static const char *endpoint(void)
 static kg_client *connect_daemon(const char *cmd)
 {
     kg_error err;
-    kg_client *c = kg_client_new(endpoint(), &err);
+    kg_client *c = kg_cli_client(endpoint(), &err);
     if (c && kg_client_ping(c, NULL, &err) == 0) {
         kg_client_set_timeout(c, LONG_WAIT_MS);
         return c;
@@ -501,7 +501,7 @@ int kg_cmd_status(int argc, char **argv)
     if (optind < argc)
         return kg_cli_usage("status", "unexpected argument '%s'", argv[optind]);
     kg_error err;
-    kg_client *c = kg_client_new(endpoint(), &err);
+    kg_client *c = kg_cli_client(endpoint(), &err);
     kg_value *req = kg_value_new_map(), *st = NULL;
     int rc = c ? 0 : KG_EIO;
     if (c)
@@ -639,7 +639,7 @@ static char *ask_feed(const char *server)
 {
     kg_error err;
     char *out = NULL;
-    kg_client *c = kg_client_new(server, &err);
+    kg_client *c = kg_cli_client(server, &err);
     if (!c || kg_client_feed_endpoint(c, &out, &err))
         kg_cli_err("watch", "%s%s", err.message,
                    err.code == KG_EUNSUPPORTED || err.code == KG_EINVAL ? ": give --feed" : "");

@@ -344,7 +344,7 @@ static int open_daemon(source *src, const char *cmd)
 {
 #ifdef KG_CLI_HAVE_CLIENT
     kg_error err;
-    src->c = kg_client_new(kg_cli.server, &err);
+    src->c = kg_cli_client(kg_cli.server, &err);
     if (src->c && kg_client_ping(src->c, NULL, &err) == 0)
         return 0;
     fprintf(stderr, "kg %s: %s\n", cmd, err.message);

@@ -229,7 +229,7 @@ typedef struct source {
 static kg_client *connect_server(const args *a)
 {
     kg_error err = {0};
-    kg_client *c = kg_client_new(kg_cli.server, &err);
+    kg_client *c = kg_cli_client(kg_cli.server, &err);
     if (!c)
         kg_cli_err(a->cmd, "%s", err.message[0] ? err.message
                                                 : "cannot reach the server");

@@ -103,7 +103,7 @@ out:
 static int online(const char *endpoint)
 {
     kg_error err;
-    kg_client *c = kg_client_new(endpoint, &err);
+    kg_client *c = kg_cli_client(endpoint, &err);
     if (!c) {
         kg_cli_err(CMD, "%s: %s", endpoint, err.message);
         return KG_EXIT_ERROR;

@@ -28,6 +28,9 @@
 struct kg_client {
     void *ctx;
     void *sock;
+    void *mon;       /* fail fast: the socket's connection events, until one connects */
+    unsigned mon_gen; /* makes each monitor's inproc address unique */
+    bool fail_fast;
     char *endpoint;
     int timeout_ms;
     int64_t next_id;
@@ -41,9 +44,63 @@ static int zmq_fail(kg_error *err, int code, const char *what,
                         zmq_strerror(zmq_errno()));
 }
 
+static void close_monitor(kg_client *c)
+{
+    if (!c->mon)
+        return;
+    if (c->sock)
+        zmq_socket_monitor(c->sock, NULL, 0);
+    zmq_close(c->mon);
+    c->mon = NULL;
+}
+
+/* Fail fast: watch s's connection attempts on an inproc PAIR. Without it
+ * (it could not be set up) requests just wait for their timeout. */
+static void open_monitor(kg_client *c, void *s)
+{
+    char addr[64];
+    snprintf(addr, sizeof addr, "inproc://kg-client-%p-%u", (void *)c, ++c->mon_gen);
+    if (zmq_socket_monitor(s, addr, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED))
+        return;
+    void *m = zmq_socket(c->ctx, ZMQ_PAIR);
+    int zero = 0;
+    if (!m || zmq_setsockopt(m, ZMQ_LINGER, &zero, sizeof zero) || zmq_connect(m, addr)) {
+        if (m)
+            zmq_close(m);
+        zmq_socket_monitor(s, NULL, 0);
+        return;
+    }
+    c->mon = m;
+}
+
+/* Read one monitor event ([event number (16 bits, host order) + value,
+ * endpoint]). KG_EIO (err set) when a connection attempt failed before
+ * any succeeded; else 0 (after a connection, monitoring ends). */
+static int monitor_event(kg_client *c, kg_error *err)
+{
+    zmq_msg_t head, addr;
+    zmq_msg_init(&head);
+    zmq_msg_init(&addr);
+    int rc = 0;
+    if (zmq_msg_recv(&head, c->mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&head) &&
+        zmq_msg_recv(&addr, c->mon, ZMQ_DONTWAIT) >= 0 && zmq_msg_size(&head) >= 2) {
+        uint16_t event;
+        memcpy(&event, zmq_msg_data(&head), sizeof event);
+        if (event == ZMQ_EVENT_CONNECT_RETRIED)
+            rc = kg_error_set(err, KG_EIO, "nothing listens on %s (connection "
+                              "refused)", c->endpoint);
+        else if (event == ZMQ_EVENT_CONNECTED)
+            close_monitor(c); /* connected once: from now on, wait as usual */
+    }
+    zmq_msg_close(&head);
+    zmq_msg_close(&addr);
+    return rc;
+}
+
 /* Open (or reopen) the DEALER socket and connect it. */
 static int open_socket(kg_client *c, kg_error *err)
 {
+    close_monitor(c);
     if (c->sock) {
         zmq_close(c->sock);
         c->sock = NULL;
@@ -62,6 +119,8 @@ static int open_socket(kg_client *c, kg_error *err)
         zmq_close(s);
         return rc;
     }
+    if (c->fail_fast)
+        open_monitor(c, s);
     if (zmq_connect(s, c->endpoint) != 0) {
         int e = zmq_errno();
         int rc = kg_error_set(err, e == EINVAL || e == EPROTONOSUPPORT ||
@@ -70,6 +129,11 @@ static int open_socket(kg_client *c, kg_error *err)
                                        : KG_EIO,
                               "cannot connect to '%.200s': %s", c->endpoint,
                               zmq_strerror(e));
+        if (c->mon) {
+            zmq_socket_monitor(s, NULL, 0);
+            zmq_close(c->mon);
+            c->mon = NULL;
+        }
         zmq_close(s);
         return rc;
     }
@@ -115,6 +179,7 @@ void kg_client_destroy(kg_client **cp)
     if (!cp || !*cp)
         return;
     kg_client *c = *cp;
+    close_monitor(c);
     if (c->sock)
         zmq_close(c->sock);
     if (c->ctx)
@@ -123,6 +188,15 @@ void kg_client_destroy(kg_client **cp)
     free(c->endpoint);
     free(c);
     *cp = NULL;
+}
+
+void kg_client_set_fail_fast(kg_client *c, bool on)
+{
+    if (!c || c->fail_fast == on)
+        return;
+    c->fail_fast = on;
+    kg_error tmp;
+    open_socket(c, &tmp); /* with or without its monitor */
 }
 
 void kg_client_set_timeout(kg_client *c, int timeout_ms)
@@ -223,14 +297,19 @@ static int recv_message(kg_client *c, uint64_t deadline, zmq_msg_t *body,
                 return 0;
             wait = (long)(deadline - t);
         }
-        zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
-        int n = zmq_poll(&it, 1, wait);
+        zmq_pollitem_t it[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(it, c->mon ? 2 : 1, wait);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             return zmq_fail(err, KG_EIO, "cannot poll", c->endpoint);
         }
-        if (n == 0)
+        if (n > 0 && c->mon && (it[1].revents & ZMQ_POLLIN)) {
+            int rc = monitor_event(c, err);
+            if (rc)
+                return rc;
+        }
+        if (!(it[0].revents & ZMQ_POLLIN))
             continue; /* re-check the deadline */
         /* A whole multipart message is there: read every frame, keep the
          * last (the body; the ones before are the envelope). */

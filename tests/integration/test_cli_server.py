@@ -218,9 +218,10 @@ def test_write_commands_usage(tmp_path):
     only.write_text("#@entity\tCanada\tcountry\t\t\n", encoding="utf-8")
     r = run("-s", "tcp://127.0.0.1:1", "remove", str(only))
     assert r.returncode == 1 and "go with --entities" in r.stderr, r.stderr
-    # no daemon there: a clear error, exit 1
+    # no daemon there: a clear error at once, exit 1
     r = run("-s", "tcp://127.0.0.1:1", "add", "-", input=FACTS)
-    assert r.returncode == 1 and r.stderr.startswith("kg add: "), r.stderr
+    assert r.returncode == 1 and r.stderr == \
+        "kg add: nothing listens on tcp://127.0.0.1:1 (connection refused)\n", r.stderr
 
 
 def test_reload(kgd_factory, tmp_path):
@@ -371,8 +372,8 @@ def test_watch_finds_a_wildcard_feed(kgd_factory):
     assert out.startswith("seq ") and "add entity: wild-" in out, out
     # a daemon that is not there: a clear error, no default guessed
     r = run("-s", "tcp://127.0.0.1:1", "watch")
-    assert r.returncode == 1 and r.stderr.startswith("kg watch: ") and "no reply" in r.stderr, \
-        r.stderr
+    assert r.returncode == 1 and r.stderr.startswith("kg watch: ") and \
+        "nothing listens on tcp://127.0.0.1:1" in r.stderr, r.stderr
 
 
 def test_status(kgd_factory, tmp_path):
@@ -394,8 +395,19 @@ def test_status(kgd_factory, tmp_path):
     st = json.loads(r.stdout)
     assert st["entities"] == 33 and st["feed"] == d.feed and st["read_only"] is False
     assert st["requests"]["by_op"]["neighbors"] == 1
-    # no daemon: exit 1 within the timeout asked for
-    r = run("-s", "tcp://127.0.0.1:1", "status", "--timeout", "1")
+    # no daemon: exit 1 at once
+    r = run("-s", "tcp://127.0.0.1:1", "status")
+    assert r.returncode == 1 and "nothing listens on tcp://127.0.0.1:1 (connection refused)" \
+        in r.stderr, r.stderr
+    # something listens but never answers: exit 1 after the timeout asked for
+    import socket
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(1)
+    try:
+        r = run("-s", "tcp://127.0.0.1:%d" % mute.getsockname()[1], "status", "--timeout", "1")
+    finally:
+        mute.close()
     assert r.returncode == 1 and "within 1000 ms" in r.stderr, r.stderr
     r = run("status", "--format", "xml")
     assert r.returncode == 2 and "unknown format" in r.stderr

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <pthread.h>
@@ -566,6 +567,49 @@ static void test_new_and_endpoints(void **state)
     assert_null(kg_client_new("nonsense://x", &err));
     assert_int_equal(err.code, KG_EINVAL);
     assert_non_null(strstr(err.message, "nonsense://x"));
+}
+
+/* Fail fast: a refused connection is an error at once, not a timeout;
+ * off, the same request waits out its timeout. */
+static void test_fail_fast(void **state)
+{
+    (void)state;
+    kg_error err;
+    /* a port nobody listens on: bind one, note it, close it */
+    void *ctx = zmq_ctx_new(), *tmp = zmq_socket(ctx, ZMQ_ROUTER);
+    char ep[256];
+    size_t len = sizeof ep;
+    assert_int_equal(zmq_bind(tmp, "tcp://127.0.0.1:*"), 0);
+    assert_int_equal(zmq_getsockopt(tmp, ZMQ_LAST_ENDPOINT, ep, &len), 0);
+    zmq_close(tmp);
+    zmq_ctx_term(ctx);
+
+    kg_client *c = kg_client_new(ep, &err);
+    assert_non_null(c);
+    kg_client_set_timeout(c, 5000);
+    kg_client_set_fail_fast(c, true);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(kg_client_ping(c, NULL, &err), KG_EIO);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_non_null(strstr(err.message, "nothing listens on"));
+    assert_true(t1.tv_sec - t0.tv_sec < 4); /* not the 5 s timeout */
+    /* and again (the socket was reopened with its monitor) */
+    assert_int_equal(kg_client_ping(c, NULL, &err), KG_EIO);
+    kg_client_set_fail_fast(c, false);
+    kg_client_set_timeout(c, 200);
+    assert_int_equal(kg_client_ping(c, NULL, &err), KG_ETIMEOUT);
+    kg_client_destroy(&c);
+
+    /* a server that is there: fail fast changes nothing */
+    fake *f = fake_start(h_ping);
+    c = kg_client_new(f->endpoint, &err);
+    assert_non_null(c);
+    kg_client_set_fail_fast(c, true);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(kg_client_ping(c, NULL, &err), 0);
+    kg_client_destroy(&c);
+    fake_stop(&f);
 }
 
 static void test_ping_and_framing(void **state)
@@ -1262,6 +1306,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_and_endpoints),
+        cmocka_unit_test(test_fail_fast),
         FIXTURE_TEST(test_ping_and_framing),
         FIXTURE_TEST(test_generic_call_replaces_id),
         FIXTURE_TEST(test_error_mapping),
