@@ -44,12 +44,13 @@ static int zmq_fail(kg_error *err, int code, const char *what,
                         zmq_strerror(zmq_errno()));
 }
 
-static void close_monitor(kg_client *c)
+/* Stop monitoring s (the socket c->mon watches) and close the monitor. */
+static void close_monitor(kg_client *c, void *s)
 {
     if (!c->mon)
         return;
-    if (c->sock)
-        zmq_socket_monitor(c->sock, NULL, 0);
+    if (s)
+        zmq_socket_monitor(s, NULL, 0);
     zmq_close(c->mon);
     c->mon = NULL;
 }
@@ -90,7 +91,7 @@ static int monitor_event(kg_client *c, kg_error *err)
             rc = kg_error_set(err, KG_EIO, "nothing listens on %s (connection "
                               "refused)", c->endpoint);
         else if (event == ZMQ_EVENT_CONNECTED)
-            close_monitor(c); /* connected once: from now on, wait as usual */
+            close_monitor(c, c->sock); /* connected once: from now on, wait as usual */
     }
     zmq_msg_close(&head);
     zmq_msg_close(&addr);
@@ -100,7 +101,7 @@ static int monitor_event(kg_client *c, kg_error *err)
 /* Open (or reopen) the DEALER socket and connect it. */
 static int open_socket(kg_client *c, kg_error *err)
 {
-    close_monitor(c);
+    close_monitor(c, c->sock);
     if (c->sock) {
         zmq_close(c->sock);
         c->sock = NULL;
@@ -129,16 +130,22 @@ static int open_socket(kg_client *c, kg_error *err)
                                        : KG_EIO,
                               "cannot connect to '%.200s': %s", c->endpoint,
                               zmq_strerror(e));
-        if (c->mon) {
-            zmq_socket_monitor(s, NULL, 0);
-            zmq_close(c->mon);
-            c->mon = NULL;
-        }
+        close_monitor(c, s);
         zmq_close(s);
         return rc;
     }
     c->sock = s;
     return 0;
+}
+
+char *kg_client_endpoint_dup(const char *endpoint)
+{
+    size_t n = strlen(endpoint);
+    bool bare = strstr(endpoint, "://") == NULL;
+    char *out = malloc(n + (bare ? 7 : 1));
+    if (out)
+        snprintf(out, n + (bare ? 7 : 1), "%s%s", bare ? "tcp://" : "", endpoint);
+    return out;
 }
 
 kg_client *kg_client_new(const char *endpoint, kg_error *err)
@@ -154,10 +161,7 @@ kg_client *kg_client_new(const char *endpoint, kg_error *err)
         kg_error_set(err, KG_ENOMEM, "out of memory");
         return NULL;
     }
-    /* "HOST:PORT" is the common shorthand for tcp://HOST:PORT. */
-    size_t n = strlen(endpoint);
-    bool bare = strstr(endpoint, "://") == NULL;
-    c->endpoint = malloc(n + (bare ? 7 : 1));
+    c->endpoint = kg_client_endpoint_dup(endpoint);
     c->w = kg_writer_new();
     c->ctx = zmq_ctx_new();
     c->timeout_ms = KG_CLIENT_DEFAULT_TIMEOUT_MS;
@@ -167,8 +171,6 @@ kg_client *kg_client_new(const char *endpoint, kg_error *err)
         kg_client_destroy(&c);
         return NULL;
     }
-    snprintf(c->endpoint, n + (bare ? 7 : 1), "%s%s", bare ? "tcp://" : "",
-             endpoint);
     if (open_socket(c, err) != 0)
         kg_client_destroy(&c);
     return c;
@@ -179,7 +181,7 @@ void kg_client_destroy(kg_client **cp)
     if (!cp || !*cp)
         return;
     kg_client *c = *cp;
-    close_monitor(c);
+    close_monitor(c, c->sock);
     if (c->sock)
         zmq_close(c->sock);
     if (c->ctx)
@@ -238,7 +240,7 @@ int kg_client_error_code(const char *code)
     return KG_EIO; /* "internal" and codes this client does not know */
 }
 
-static uint64_t now_ms(void)
+uint64_t kg_client_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -292,7 +294,7 @@ static int recv_message(kg_client *c, uint64_t deadline, zmq_msg_t *body,
     for (;;) {
         long wait = -1;
         if (deadline) {
-            uint64_t t = now_ms();
+            uint64_t t = kg_client_now_ms();
             if (t >= deadline)
                 return 0;
             wait = (long)(deadline - t);
@@ -411,7 +413,7 @@ static int send_request(kg_client *c, const kg_value *request, int64_t id,
 static int next_reply(kg_client *c, kg_value **rep, kg_error *err)
 {
     *rep = NULL;
-    uint64_t deadline = c->timeout_ms > 0 ? now_ms() + (uint64_t)c->timeout_ms : 0;
+    uint64_t deadline = c->timeout_ms > 0 ? kg_client_now_ms() + (uint64_t)c->timeout_ms : 0;
     zmq_msg_t body;
     zmq_msg_init(&body);
     int rc = recv_message(c, deadline, &body, err);

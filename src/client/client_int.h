@@ -14,4 +14,11 @@ int kg_client_request(kg_client *c, const kg_value *request,
                       kg_value **reply, const kg_value **result,
                       kg_error *err);
 
+/* A malloc'd copy of endpoint with "HOST:PORT", the common shorthand,
+ * spelled tcp://HOST:PORT; NULL on out-of-memory. */
+char *kg_client_endpoint_dup(const char *endpoint);
+
+/* CLOCK_MONOTONIC in ms, for request and feed deadlines. */
+uint64_t kg_client_now_ms(void);
+
 #endif

@@ -7,11 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <zmq.h>
 
-#include "kg/client.h"
+#include "client_int.h"
 
 /* A published change is one relation or entity with its qualifiers and
  * evidence: far below the request limit, which also bounds it. */
@@ -33,10 +32,8 @@ kg_feed *kg_feed_new(const char *endpoint, const char *const *topics,
         return NULL;
     }
     kg_feed *f = calloc(1, sizeof *f);
-    size_t len = strlen(endpoint);
-    bool bare = strstr(endpoint, "://") == NULL;
     if (f) {
-        f->endpoint = malloc(len + (bare ? 7 : 1));
+        f->endpoint = kg_client_endpoint_dup(endpoint);
         f->ctx = zmq_ctx_new();
     }
     if (!f || !f->endpoint || !f->ctx) {
@@ -44,8 +41,6 @@ kg_feed *kg_feed_new(const char *endpoint, const char *const *topics,
         kg_feed_destroy(&f);
         return NULL;
     }
-    snprintf(f->endpoint, len + (bare ? 7 : 1), "%s%s", bare ? "tcp://" : "",
-             endpoint);
     f->sock = zmq_socket(f->ctx, ZMQ_SUB);
     int zero = 0;
     int64_t maxmsg = FEED_MAX_BYTES;
@@ -134,21 +129,14 @@ const char *kg_feed_endpoint(const kg_feed *f)
     return f ? f->endpoint : "";
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Wait for a message: 1 there is one, 0 timed out, <0 error (err set). */
 static int wait_message(kg_feed *f, int timeout_ms, kg_error *err)
 {
-    uint64_t deadline = timeout_ms >= 0 ? now_ms() + (uint64_t)timeout_ms : 0;
+    uint64_t deadline = timeout_ms >= 0 ? kg_client_now_ms() + (uint64_t)timeout_ms : 0;
     for (;;) {
         long wait = -1;
         if (timeout_ms >= 0) {
-            uint64_t t = now_ms();
+            uint64_t t = kg_client_now_ms();
             wait = t >= deadline ? 0 : (long)(deadline - t);
         }
         zmq_pollitem_t it = {f->sock, 0, ZMQ_POLLIN, 0};
@@ -158,7 +146,7 @@ static int wait_message(kg_feed *f, int timeout_ms, kg_error *err)
         if (n < 0 && zmq_errno() != EINTR)
             return kg_error_set(err, KG_EIO, "cannot poll %s: %s", f->endpoint,
                                 zmq_strerror(zmq_errno()));
-        if (n == 0 && wait >= 0 && now_ms() >= deadline)
+        if (n == 0 && wait >= 0 && kg_client_now_ms() >= deadline)
             return 0;
     }
 }
